@@ -1,0 +1,1 @@
+"""How notifications reach Tootbell: Qt-free delivery cores."""

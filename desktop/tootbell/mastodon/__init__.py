@@ -1,0 +1,1 @@
+"""Talking to a Mastodon-API server. No Qt here."""

@@ -1,0 +1,1 @@
+"""Qt widgets and plumbing. Imports the core, never the reverse."""

@@ -1,0 +1,1 @@
+"""Dialogs built in code, each with a classmethod entry point."""

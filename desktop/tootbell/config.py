@@ -195,8 +195,10 @@ class Settings:
                 qh_names = {f.name for f in fields(QuietHours)}
                 kwargs[k] = QuietHours(**{a: b for a, b in v.items() if a in qh_names})
             elif k == "pause_until":
-                kwargs[k] = float("inf") if v == "forever" else (
-                    float(v) if isinstance(v, (int, float)) else None
+                kwargs[k] = (
+                    float("inf")
+                    if v == "forever"
+                    else (float(v) if isinstance(v, (int, float)) else None)
                 )
             elif k in ("poll_interval_s", "coalesce_window_s", "away_threshold"):
                 if isinstance(v, int) and v > 0:

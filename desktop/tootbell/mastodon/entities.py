@@ -167,9 +167,7 @@ class Status:
         poll = d.get("poll")
         options: tuple[str, ...] = ()
         if isinstance(poll, dict) and isinstance(poll.get("options"), list):
-            options = tuple(
-                _str(o, "title") for o in poll["options"] if isinstance(o, dict)
-            )
+            options = tuple(_str(o, "title") for o in poll["options"] if isinstance(o, dict))
         acc = d.get("account")
         return cls(
             id=_req_id(d),
@@ -207,7 +205,7 @@ class Notification:
             raise EntityError("missing 'type'")
         acc = d.get("account")
         st = d.get("status")
-        extra = {
+        extra: dict[str, Any] = {
             k: d[k]
             for k in ("report", "event", "moderation_warning", "collection", "pleroma", "emoji")
             if k in d and d[k] is not None
@@ -225,8 +223,10 @@ class Notification:
 
     @property
     def is_direct(self) -> bool:
-        return self.type == "mention" and self.status is not None and (
-            self.status.visibility == "direct"
+        return (
+            self.type == "mention"
+            and self.status is not None
+            and (self.status.visibility == "direct")
         )
 
 

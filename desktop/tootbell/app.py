@@ -1,0 +1,546 @@
+"""Composition root: builds the services per account, wires their signals, shuts down in stages."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon, QWidget
+
+from tootbell import APP_NAME
+from tootbell.config import (
+    AccountConfig,
+    Config,
+    Paths,
+    Settings,
+    StorageError,
+    default_paths,
+    load_config,
+    save_config,
+)
+from tootbell.inbox import quiet_hours_active
+from tootbell.ui.tray import FallbackWindow, Tray, TrayIntents, TrayModel
+from tootbell.ui.workers import AccountStatus, AccountWorker, ToastReady, WorkerHandle
+
+if TYPE_CHECKING:
+    from tootbell.demo import DemoServer
+    from tootbell.secrets import SecretStore
+    from tootbell.ui.toasts import Notifier
+
+log = logging.getLogger(__name__)
+
+REFRESH_MS = 30_000
+
+
+def instance_name(paths: Paths) -> str:
+    """One running Tootbell per user and config directory."""
+    import hashlib
+
+    digest = hashlib.sha256(str(paths.config_dir).encode()).hexdigest()[:12]
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return f"tootbell-{uid}-{digest}"
+
+
+def activate_running_instance(paths: Paths, timeout_ms: int = 1000) -> bool:
+    """If Tootbell already runs, ask it to come forward and return True."""
+    sock = QLocalSocket()
+    sock.connectToServer(instance_name(paths))
+    if not sock.waitForConnected(timeout_ms):
+        return False
+    sock.write(b"activate\n")
+    sock.waitForBytesWritten(timeout_ms)
+    sock.disconnectFromServer()
+    return True
+
+
+def pause_until_for(what: str, now: datetime) -> float:
+    if what == "1h":
+        return (now + timedelta(hours=1)).timestamp()
+    if what == "tomorrow":
+        tomorrow = (now + timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+        return tomorrow.timestamp()
+    return float("inf")
+
+
+@dataclass
+class _Shown:
+    account_key: str
+    open_url: str | None
+    notification_ids: tuple[str, ...]
+
+
+class TootbellApp(QObject):
+    """Everything a running Tootbell is made of, for one process."""
+
+    keyringChecked = Signal(object)  # KeyringStatus
+    running = Signal()  # tray shown and first polls scheduled
+
+    def __init__(
+        self,
+        qapp: QApplication,
+        *,
+        paths: Paths | None = None,
+        secrets: SecretStore | None = None,
+        notifier: Notifier | None = None,
+        demo: bool = False,
+        use_tray: bool | None = None,
+    ) -> None:
+        super().__init__()
+        self.qapp = qapp
+        self.demo_server: DemoServer | None = None
+        self._demo_dir: tempfile.TemporaryDirectory[str] | None = None
+        if demo:
+            self._demo_dir = tempfile.TemporaryDirectory(prefix="tootbell-demo-")
+            paths = default_paths({"TOOTBELL_HOME": self._demo_dir.name})
+        self.paths = paths or default_paths()
+        self.paths.ensure()
+        self.demo = demo
+        if secrets is None:
+            secrets = _demo_secrets() if demo else _real_secrets()
+        self.secrets = secrets
+        self.config: Config = load_config(self.paths)
+        self.workers: dict[str, WorkerHandle] = {}
+        self.statuses: dict[str, AccountStatus] = {}
+        self.shown: dict[str, _Shown] = {}
+        self.intents = TrayIntents()
+        self._use_tray = QSystemTrayIcon.isSystemTrayAvailable() if use_tray is None else use_tray
+        self.tray: Tray | None = None
+        self.window: FallbackWindow | None = None
+        self._notifier = notifier
+        self._server: QLocalServer | None = None
+        self._refresh = QTimer(self)
+        self._refresh.setInterval(REFRESH_MS)
+        self._refresh.timeout.connect(self._on_refresh_timer)
+        self._stopped = False
+        self._was_online: bool | None = None
+        self._connect_intents()
+
+    # -- start ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show the tray first, then do the slower work."""
+        if self._use_tray:
+            self.tray = Tray(self.intents, self.model)
+            self.tray.show()
+        else:
+            self.window = FallbackWindow(self.intents, self.model)
+            self.window.show()
+        self._listen_single_instance()
+        self._refresh.start()
+        QTimer.singleShot(0, self._start_services)
+
+    def _start_services(self) -> None:
+        if self._notifier is None:
+            from tootbell.ui.toasts import make_notifier
+
+            tray_icon = self.tray.icon if self.tray is not None else None
+            self._notifier = make_notifier(tray_icon)
+        self._notifier.actionInvoked.connect(self._on_toast_action)
+        self._notifier.closed.connect(self._on_toast_closed)
+        self._check_keyring_async()
+        self._watch_network()
+        if self.demo:
+            self._start_demo_account()
+        elif not self.config.accounts:
+            QTimer.singleShot(0, self._first_run)
+        for acc in self.config.accounts:
+            if acc.enabled:
+                self._start_worker(acc)
+        self.running.emit()
+
+    @property
+    def notifier(self) -> Notifier | None:
+        return self._notifier
+
+    # -- model for the tray ------------------------------------------------------------------
+
+    def model(self) -> TrayModel:
+        order = [a.key for a in self.config.accounts]
+        statuses = tuple(
+            self.statuses.get(k) or AccountStatus(k, "starting", "Connecting…") for k in order
+        )
+        return TrayModel(
+            statuses=statuses,
+            pause_until=self.config.settings.pause_until,
+            quiet_now=quiet_hours_active(self.config.settings.quiet_hours, datetime.now()),
+            demo=self.demo,
+        )
+
+    def refresh_ui(self) -> None:
+        if self.tray is not None:
+            self.tray.refresh()
+        if self.window is not None:
+            self.window.refresh()
+
+    # -- accounts and workers -----------------------------------------------------------------
+
+    def _start_worker(self, acc: AccountConfig) -> None:
+        if acc.key in self.workers:
+            return
+        worker = AccountWorker(
+            acc,
+            self.config.settings,
+            self.paths,
+            self.secrets,
+            multi_account=len(self.config.accounts) > 1,
+        )
+        worker.toastsReady.connect(self._on_toasts)
+        worker.statusChanged.connect(self._on_status)
+        worker.dismissFailed.connect(self._on_dismiss_failed)
+        handle = WorkerHandle(worker)
+        self.workers[acc.key] = handle
+        handle.start()
+
+    def _stop_worker(self, key: str) -> None:
+        handle = self.workers.pop(key, None)
+        if handle is not None:
+            handle.stop()
+        self.statuses.pop(key, None)
+
+    def add_account(self, acc: AccountConfig) -> None:
+        self._set_config(self.config.with_account(acc))
+        self._stop_worker(acc.key)
+        self._start_worker(acc)
+        self._tell_multi_account()
+        self.refresh_ui()
+
+    def _tell_multi_account(self) -> None:
+        multi = len(self.config.accounts) > 1
+        for h in self.workers.values():
+            h.worker.set_multi_account(multi)
+
+    def remove_account(self, key: str) -> None:
+        acc = self.config.account(key)
+        if acc is None:
+            return
+        self._stop_worker(key)
+        self._set_config(self.config.without_account(key))
+        from tootbell.accounts import sign_out
+        from tootbell.config import StateStore
+
+        StateStore(self.paths).delete(key)
+        self._tell_multi_account()
+        threading.Thread(
+            target=_quietly(partial(sign_out, acc, paths=self.paths, secrets=self.secrets)),
+            name=f"sign-out-{key}",
+            daemon=True,
+        ).start()
+        self.refresh_ui()
+
+    def _start_demo_account(self) -> None:
+        from tootbell.demo import DemoServer
+
+        if self.demo_server is None:
+            self.demo_server = DemoServer(auto_generate=6.0)
+            self.demo_server.start()
+        token = self.demo_server.create_token("demo")
+        from urllib.parse import urlsplit
+
+        host = urlsplit(self.demo_server.base_url).netloc
+        acc = AccountConfig(key=f"demo@{host}", base_url=self.demo_server.base_url)
+        self.secrets.set_token(acc.key, token)
+        self.add_account(acc)
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def _set_config(self, config: Config) -> None:
+        self.config = config
+        try:
+            save_config(self.paths, config)
+        except StorageError as e:
+            log.warning("%s", e.message)
+            self._warn(e.message)
+
+    def apply_settings(self, settings: Settings) -> None:
+        self._set_config(replace(self.config, settings=settings))
+        for h in self.workers.values():
+            h.worker.update_settings(settings)
+        self.refresh_ui()
+
+    # -- intents ---------------------------------------------------------------------------------
+
+    def _connect_intents(self) -> None:
+        i = self.intents
+        i.checkNow.connect(self.check_now)
+        i.openNotifications.connect(self.open_notifications)
+        i.pause.connect(self.pause)
+        i.resume.connect(self.resume)
+        i.settings.connect(self.show_settings)
+        i.addAccount.connect(self.show_add_account)
+        i.signInAgain.connect(lambda _key: self.show_add_account())
+        i.quit.connect(self.quit)
+
+    @Slot()
+    def check_now(self) -> None:
+        for h in self.workers.values():
+            h.worker.check_now()
+
+    @Slot(str)
+    def open_notifications(self, key: str = "") -> None:
+        acc = (
+            self.config.account(key)
+            if key
+            else (self.config.accounts[0] if self.config.accounts else None)
+        )
+        if acc is None:
+            self.show_add_account()
+            return
+        QDesktopServices.openUrl(QUrl(acc.base_url.rstrip("/") + "/notifications"))
+
+    @Slot(str)
+    def pause(self, what: str) -> None:
+        self.apply_settings(
+            replace(self.config.settings, pause_until=pause_until_for(what, datetime.now()))
+        )
+
+    @Slot()
+    def resume(self) -> None:
+        self.apply_settings(replace(self.config.settings, pause_until=None))
+
+    @Slot()
+    def show_settings(self) -> None:
+        from tootbell.ui.dialogs.settings import SettingsDialog
+
+        result = SettingsDialog.edit(
+            self._parent_widget(),
+            self.config.settings,
+            self.config.accounts,
+            account_status={k: s.text for k, s in self.statuses.items()},
+        )
+        if result is None:
+            return
+        self.apply_settings(result.settings)
+        for key in result.remove_accounts:
+            self.remove_account(key)
+        if result.add_account:
+            self.show_add_account()
+
+    @Slot()
+    def show_add_account(self) -> None:
+        from tootbell.accounts import sign_in_with_browser, sign_in_with_token
+        from tootbell.ui.dialogs.add_account import AddAccountDialog, SignInFunctions
+
+        fns = SignInFunctions(
+            browser=partial(sign_in_with_browser, paths=self.paths, secrets=self.secrets),
+            token=partial(sign_in_with_token, secrets=self.secrets),
+        )
+        acc = AddAccountDialog.run(self._parent_widget(), fns)
+        if acc is not None:
+            self.add_account(acc)
+
+    def _first_run(self) -> None:
+        from tootbell.ui.dialogs.first_run import FirstRunWindow
+
+        choice = FirstRunWindow.ask(self._parent_widget())
+        if choice == "sign_in":
+            self.show_add_account()
+        elif choice == "demo":
+            self.demo = True
+            self._start_demo_account()
+        # "quit" leaves the tray running with "Add account…" offered; closing the welcome
+        # window is not a reason to vanish from the tray.
+
+    # -- toasts ----------------------------------------------------------------------------------
+
+    @Slot(list)
+    def _on_toasts(self, items: list[ToastReady]) -> None:
+        if self._notifier is None:
+            return
+        for item in items:
+            t = item.toast
+            self.shown[t.key] = _Shown(t.account_key, t.open_url, t.notification_ids)
+            self._notifier.show(t, item.icon_path)
+        self.refresh_ui()
+
+    @Slot(str, str)
+    def _on_toast_action(self, key: str, action: str) -> None:
+        info = self.shown.get(key)
+        if info is None:
+            return
+        if action in ("default", "open"):
+            if info.open_url:
+                QDesktopServices.openUrl(QUrl(info.open_url))
+            else:
+                self.open_notifications(info.account_key)
+        elif action == "dismiss":
+            handle = self.workers.get(info.account_key)
+            if handle is not None and info.notification_ids:
+                handle.worker.dismiss(key, list(info.notification_ids))
+            if self._notifier is not None:
+                self._notifier.close(key)
+
+    @Slot(str, int)
+    def _on_toast_closed(self, key: str, _reason: int) -> None:
+        self.shown.pop(key, None)
+
+    @Slot(str, str)
+    def _on_dismiss_failed(self, _key: str, message: str) -> None:
+        self._warn(f"Could not dismiss the notification on the server: {message}")
+
+    # -- status ----------------------------------------------------------------------------------
+
+    @Slot(object)
+    def _on_status(self, status: AccountStatus) -> None:
+        if status.key not in self.workers:
+            return
+        self.statuses[status.key] = status
+        self.refresh_ui()
+
+    def _on_refresh_timer(self) -> None:
+        s = self.config.settings
+        if (
+            s.pause_until is not None
+            and s.pause_until != float("inf")
+            and time.time() >= s.pause_until
+        ):
+            self.apply_settings(replace(s, pause_until=None))
+        self.refresh_ui()
+
+    def _warn(self, message: str) -> None:
+        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+            self.tray.icon.showMessage(APP_NAME, message, QSystemTrayIcon.MessageIcon.Warning)
+        else:
+            log.warning("%s", message)
+
+    def _check_keyring_async(self) -> None:
+        def run() -> None:
+            try:
+                status = self.secrets.check()
+            except Exception as e:  # keep the app alive whatever the backend does
+                log.warning("keyring check failed: %s", type(e).__name__)
+                return
+            self.keyringChecked.emit(status)
+
+        self.keyringChecked.connect(self._on_keyring_checked)
+        threading.Thread(target=run, name="keyring-check", daemon=True).start()
+
+    @Slot(object)
+    def _on_keyring_checked(self, status: object) -> None:
+        ok = getattr(status, "ok", True)
+        if not ok:
+            msg = getattr(status, "message", "No secure keyring is available.")
+            log.warning("keyring: %s", msg)
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                f"{APP_NAME}: keyring problem",
+                msg,
+                QMessageBox.StandardButton.Ok,
+                self._parent_widget(),
+            )
+            box.setModal(False)
+            box.show()
+            self._keyring_box = box
+
+    def _watch_network(self) -> None:
+        try:
+            from PySide6.QtNetwork import QNetworkInformation
+
+            if not QNetworkInformation.loadDefaultBackend():
+                return
+            info = QNetworkInformation.instance()
+            if info is None:
+                return
+            info.reachabilityChanged.connect(self._on_reachability)
+        except (ImportError, RuntimeError):
+            return
+
+    @Slot(object)
+    def _on_reachability(self, reach: object) -> None:
+        from PySide6.QtNetwork import QNetworkInformation
+
+        online = reach == QNetworkInformation.Reachability.Online
+        if online and self._was_online is False:
+            log.info("network is back; checking now")
+            self.check_now()
+        self._was_online = online
+
+    # -- single instance -------------------------------------------------------------------------
+
+    def _listen_single_instance(self) -> None:
+        name = instance_name(self.paths)
+        server = QLocalServer(self)
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not server.listen(name):
+            QLocalServer.removeServer(name)  # a stale socket left by a crash
+            server.listen(name)
+        server.newConnection.connect(self._on_second_instance)
+        self._server = server
+
+    def _on_second_instance(self) -> None:
+        assert self._server is not None
+        conn = self._server.nextPendingConnection()
+        if conn is not None:
+            conn.disconnected.connect(conn.deleteLater)
+        log.info("another launch asked this instance to come forward")
+        if self.window is not None:
+            self.window.show()
+            self.window.raise_()
+            self.window.activateWindow()
+        elif not self.config.accounts:
+            QTimer.singleShot(0, self.show_add_account)
+        else:
+            QTimer.singleShot(0, self.show_settings)
+
+    def _parent_widget(self) -> QWidget | None:
+        return self.window
+
+    # -- staged shutdown -------------------------------------------------------------------------
+
+    @Slot()
+    def quit(self) -> None:
+        self.shutdown()
+        self.qapp.quit()
+
+    def shutdown(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._refresh.stop()
+        for key in list(self.workers):
+            self._stop_worker(key)
+        if self._notifier is not None:
+            self._notifier.stop()
+        if self._server is not None:
+            self._server.close()
+        if self.demo_server is not None:
+            self.demo_server.stop()
+        if self.tray is not None:
+            self.tray.hide()
+        if self._demo_dir is not None:
+            with contextlib.suppress(OSError):
+                self._demo_dir.cleanup()
+
+
+def _quietly(fn: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            fn()
+        except Exception as e:  # sign-out is best effort; the account is already removed
+            log.warning("sign-out: %s", getattr(e, "message", type(e).__name__))
+
+    return run
+
+
+def _real_secrets() -> SecretStore:
+    from tootbell.secrets import SecretStore
+
+    return SecretStore()
+
+
+def _demo_secrets() -> SecretStore:
+    from tootbell.demo.memory_keyring import MemoryKeyring
+    from tootbell.secrets import SecretStore
+
+    return SecretStore(backend=MemoryKeyring())

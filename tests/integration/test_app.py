@@ -1,0 +1,251 @@
+"""The whole app (workers, inbox, tray model, actions) against the demo instance over loopback.
+
+The notification daemon is replaced here by a recording Notifier, because the offscreen suite
+has no session bus; tests/desktop runs the same paths against real dunst.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from tootbell.app import TootbellApp
+from tootbell.config import AccountConfig, Paths, Settings, load_config, save_config
+from tootbell.demo import DemoServer
+from tootbell.inbox import Toast
+from tootbell.secrets import SecretStore
+from tootbell.ui.toasts import Notifier
+
+
+class RecordingNotifier(Notifier):
+    """Keeps what would have gone to the notification daemon."""
+
+    shown_signal = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[tuple[Toast, str | None]] = []
+        self.closed_keys: list[str] = []
+
+    def show(self, toast: Toast, icon_path: str | None) -> None:
+        self.shown.append((toast, icon_path))
+        self.shown_signal.emit()
+
+    def close(self, key: str) -> None:
+        self.closed_keys.append(key)
+
+    def stop(self) -> None:
+        pass
+
+    def ids(self) -> list[str]:
+        return [i for t, _ in self.shown for i in t.notification_ids]
+
+
+class StatusRelay(QObject):
+    changed = Signal(object)
+
+
+def make_account(
+    server: DemoServer, secrets: SecretStore, paths: Paths, user: str = "demo"
+) -> AccountConfig:
+    token = server.create_token(user)
+    host = server.base_url.split("//", 1)[1]
+    acc = AccountConfig(key=f"{user}@{host}", base_url=server.base_url)
+    secrets.set_token(acc.key, token)
+    cfg = load_config(paths)
+    save_config(paths, cfg.with_account(acc))
+    return acc
+
+
+@pytest.fixture
+def app_factory(qapp: QApplication, home: Paths, secrets: SecretStore) -> Iterator[object]:
+    apps: list[TootbellApp] = []
+
+    def make(settings: Settings | None = None) -> tuple[TootbellApp, RecordingNotifier]:
+        if settings is not None:
+            cfg = load_config(home)
+            save_config(home, replace(cfg, settings=settings))
+        notifier = RecordingNotifier()
+        app = TootbellApp(qapp, paths=home, secrets=secrets, notifier=notifier, use_tray=False)
+        apps.append(app)
+        return app, notifier
+
+    yield make
+    for a in apps:
+        a.shutdown()
+
+
+FAST = Settings(poll_interval_s=15, away_threshold=50, coalesce_window_s=60)
+
+
+def wait_ok(qtbot: QtBot, app: TootbellApp, key: str) -> None:
+    qtbot.waitUntil(
+        lambda: app.statuses.get(key) is not None and app.statuses[key].health == "ok",
+        timeout=10_000,
+    )
+
+
+def test_new_notifications_become_toasts_once(
+    qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore, app_factory: object
+) -> None:
+    acc = make_account(server, secrets, home)
+    app, notifier = app_factory(FAST)  # type: ignore[operator]
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    mention = server.add_notification("mention", from_user="ana", status_text="Hello @demo!")
+    follow = server.add_notification("follow", from_user="ben")
+    app.check_now()
+    qtbot.waitUntil(lambda: len(notifier.shown) == 2, timeout=10_000)
+    titles = sorted(t.title for t, _ in notifier.shown)
+    assert any("mentioned you" in t for t in titles)
+    assert any("followed you" in t for t in titles)
+    assert sorted(notifier.ids()) == sorted([mention["id"], follow["id"]])
+    # the avatar was fetched and cached as a real image file
+    icon = next(p for t, p in notifier.shown if t.notification_ids == (mention["id"],))
+    assert icon is not None and Path(icon).read_bytes()[:4] == b"\x89PNG"
+    # the tray model counts them as unread
+    qtbot.waitUntil(lambda: app.model().unread == 2, timeout=5000)
+    # checking again shows nothing new
+    app.check_now()
+    qtbot.wait(500)
+    assert len(notifier.shown) == 2
+
+
+def test_restart_does_not_repeat(
+    qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore, app_factory: object
+) -> None:
+    acc = make_account(server, secrets, home)
+    app, notifier = app_factory(FAST)  # type: ignore[operator]
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    n1 = server.add_notification("mention")
+    app.check_now()
+    qtbot.waitUntil(lambda: len(notifier.shown) == 1, timeout=10_000)
+    app.shutdown()
+    n2 = server.add_notification("mention")
+    app2, notifier2 = app_factory()  # type: ignore[operator]
+    app2.start()
+    qtbot.waitUntil(lambda: len(notifier2.shown) >= 1, timeout=10_000)
+    qtbot.wait(300)
+    assert notifier.ids() == [n1["id"]]
+    assert notifier2.ids() == [n2["id"]]
+
+
+def test_dismiss_action_dismisses_on_server(
+    qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore, app_factory: object
+) -> None:
+    acc = make_account(server, secrets, home)
+    app, notifier = app_factory(FAST)  # type: ignore[operator]
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    n = server.add_notification("mention")
+    app.check_now()
+    qtbot.waitUntil(lambda: len(notifier.shown) == 1, timeout=10_000)
+    toast = notifier.shown[0][0]
+    notifier.actionInvoked.emit(toast.key, "dismiss")
+    qtbot.waitUntil(
+        lambda: all(x["id"] != n["id"] for x in server.notifications_for("demo")), timeout=5000
+    )
+    assert toast.key in notifier.closed_keys
+
+
+def test_401_shows_sign_in_again_and_other_accounts_go_on(
+    qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore, app_factory: object
+) -> None:
+    a = make_account(server, secrets, home, "demo")
+    b = make_account(server, secrets, home, "other")
+    secrets.set_token(a.key, "revoked-token-value")
+    app, notifier = app_factory(FAST)  # type: ignore[operator]
+    app.start()
+    qtbot.waitUntil(
+        lambda: a.key in app.statuses and app.statuses[a.key].health == "auth_failed",
+        timeout=10_000,
+    )
+    wait_ok(qtbot, app, b.key)
+    assert "Sign in again" in app.statuses[a.key].text
+    n = server.add_notification("mention", username="other")
+    app.check_now()
+    qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=10_000)
+    assert app.model().state.name == "ERROR"
+    # the multi-account title names the account
+    assert "other@" in notifier.shown[-1][0].title
+
+
+def test_server_down_then_back_loses_nothing(
+    qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore, app_factory: object
+) -> None:
+    acc = make_account(server, secrets, home)
+    app, notifier = app_factory(FAST)  # type: ignore[operator]
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    made = [server.add_notification("mention") for _ in range(3)]
+    server.faults.down = True
+    app.check_now()
+    qtbot.waitUntil(lambda: app.statuses[acc.key].health == "retrying", timeout=10_000)
+    assert "Retrying in" in app.statuses[acc.key].text
+    server.faults.down = False
+    app.check_now()
+    qtbot.waitUntil(lambda: len(notifier.shown) == 3, timeout=10_000)
+    assert sorted(notifier.ids()) == sorted(m["id"] for m in made)
+
+
+def test_pause_holds_toasts_and_ends_with_one_summary(
+    qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore, app_factory: object
+) -> None:
+    acc = make_account(server, secrets, home)
+    app, notifier = app_factory(FAST)  # type: ignore[operator]
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    app.pause("forever")
+    assert app.model().state.name == "PAUSED"
+    for _ in range(4):
+        server.add_notification("mention")
+    app.check_now()
+    qtbot.waitUntil(lambda: app.statuses[acc.key].unread == 4, timeout=10_000)
+    assert notifier.shown == []
+    app.resume()
+    qtbot.waitUntil(lambda: len(notifier.shown) == 1, timeout=10_000)
+    summary = notifier.shown[0][0]
+    assert "4" in summary.title and "paused" in summary.title
+
+
+def test_type_switch_off_means_no_toast(
+    qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore, app_factory: object
+) -> None:
+    acc = make_account(server, secrets, home)
+    types = dict(FAST.types)
+    types["favourite"] = False
+    app, notifier = app_factory(replace(FAST, types=types))  # type: ignore[operator]
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    server.add_notification("favourite")
+    m = server.add_notification("mention")
+    app.check_now()
+    qtbot.waitUntil(lambda: len(notifier.shown) >= 1, timeout=10_000)
+    qtbot.wait(300)
+    assert notifier.ids() == [m["id"]]
+
+
+def test_burst_of_favourites_coalesces_in_place(
+    qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore, app_factory: object
+) -> None:
+    acc = make_account(server, secrets, home)
+    app, notifier = app_factory(FAST)  # type: ignore[operator]
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    first = server.add_notification("favourite", from_user="ana")
+    sid = first["status"]["id"]
+    app.check_now()
+    qtbot.waitUntil(lambda: len(notifier.shown) == 1, timeout=10_000)
+    for user in ("ben", "chloe", "dev", "eli"):
+        server.add_notification("favourite", from_user=user, status_id=sid)
+    app.check_now()
+    qtbot.waitUntil(lambda: len(notifier.shown) == 2, timeout=10_000)
+    assert notifier.shown[0][0].key == notifier.shown[1][0].key  # replaced in place
+    assert "4 others favourited your post" in notifier.shown[1][0].title

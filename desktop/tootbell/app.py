@@ -8,7 +8,6 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REFRESH_MS = 30_000
+DEMO_POLL_S = 10
 
 
 def instance_name(paths: Paths) -> str:
@@ -86,6 +86,7 @@ class TootbellApp(QObject):
 
     keyringChecked = Signal(object)  # KeyringStatus
     running = Signal()  # tray shown and first polls scheduled
+    signOutNote = Signal(str)  # from the sign-out thread: what the person should still do
 
     def __init__(
         self,
@@ -126,6 +127,7 @@ class TootbellApp(QObject):
         self._stopped = False
         self._was_online: bool | None = None
         self._connect_intents()
+        self.signOutNote.connect(self._warn)
 
     # -- start ------------------------------------------------------------------------------
 
@@ -232,11 +234,15 @@ class TootbellApp(QObject):
 
         StateStore(self.paths).delete(key)
         self._tell_multi_account()
-        threading.Thread(
-            target=_quietly(partial(sign_out, acc, paths=self.paths, secrets=self.secrets)),
-            name=f"sign-out-{key}",
-            daemon=True,
-        ).start()
+        def run() -> None:
+            try:
+                note = sign_out(acc, paths=self.paths, secrets=self.secrets)
+            except Exception as e:  # the account is already removed here; say what is left
+                note = getattr(e, "message", None) or f"Signing out failed ({type(e).__name__})."
+            if note:
+                self.signOutNote.emit(note)
+
+        threading.Thread(target=run, name=f"sign-out-{key}", daemon=True).start()
         self.refresh_ui()
 
     def _start_demo_account(self) -> None:
@@ -245,6 +251,11 @@ class TootbellApp(QObject):
         if self.demo_server is None:
             self.demo_server = DemoServer(auto_generate=6.0)
             self.demo_server.start()
+        if self.config.settings.poll_interval_s > DEMO_POLL_S:
+            # The demo produces something every few seconds: check often enough to show it.
+            self.config = replace(
+                self.config, settings=replace(self.config.settings, poll_interval_s=DEMO_POLL_S)
+            )
         token = self.demo_server.create_token("demo")
         from urllib.parse import urlsplit
 
@@ -521,16 +532,6 @@ class TootbellApp(QObject):
         if self._demo_dir is not None:
             with contextlib.suppress(OSError):
                 self._demo_dir.cleanup()
-
-
-def _quietly(fn: Callable[[], object]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            fn()
-        except Exception as e:  # sign-out is best effort; the account is already removed
-            log.warning("sign-out: %s", getattr(e, "message", type(e).__name__))
-
-    return run
 
 
 def _real_secrets() -> SecretStore:

@@ -241,7 +241,7 @@ def cmd_account_list(paths: Paths, out: TextIO = sys.stdout) -> int:
 
 
 def cmd_account_remove(paths: Paths, acct: str) -> int:
-    from tootbell.accounts import sign_out
+    from tootbell.accounts import SignInError, sign_out
     from tootbell.config import StateStore
 
     key = acct.lstrip("@")
@@ -253,7 +253,13 @@ def cmd_account_remove(paths: Paths, acct: str) -> int:
     store = _secrets_or_explain()
     if store is None:
         return EXIT_FAIL
-    sign_out(acc, paths=paths, secrets=store)
+    try:
+        note = sign_out(acc, paths=paths, secrets=store)
+    except SignInError as e:
+        print(f"{APP_NAME}: {e.message}", file=sys.stderr)
+        return EXIT_FAIL
+    if note:
+        print(note, file=sys.stderr)
     save_config(paths, config.without_account(key))
     StateStore(paths).delete(key)
     print(f"Removed {key}.")

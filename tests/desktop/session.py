@@ -54,8 +54,37 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return args, command
 
 
-def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
+class _Interrupted(BaseException):
+    """A signal asked us to stop: end the command, then tear the session down."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise _Interrupted(signum)
+
+
+def _end_command(child: subprocess.Popen[bytes], signum: int) -> None:
+    """Stop the command after an interrupt, politely first.
+
+    A Ctrl-C in a terminal reaches the command too (same process group), so for SIGINT give
+    it a moment to finish on its own before sending SIGTERM; then SIGKILL.
+    """
+    steps: list[tuple[int | None, float]] = [(signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)]
+    if signum == signal.SIGINT:
+        steps.insert(0, (None, 3.0))
+    for sig, grace in steps:
+        if child.poll() is not None:
+            return
+        if sig is not None:
+            child.send_signal(sig)
+        try:
+            child.wait(grace)
+        except subprocess.TimeoutExpired:
+            continue
+        return
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,36 +107,42 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_MISSING
 
     # Ctrl-C, a CI runner's SIGTERM or a closed terminal all end in the finally below.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_interrupt)
+    # (A SIGINT that our parent ignores, as for background jobs, stays ignored.)
+    handled = [signal.SIGTERM, signal.SIGHUP]
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        handled.append(signal.SIGINT)
+    for signum in handled:
+        signal.signal(signum, _interrupt)
 
     session = DesktopSession(keep=args.keep)
+    child: subprocess.Popen[bytes] | None = None
     try:
         try:
             env = session.start()
         except SessionError as exc:
             print(f"desktop session: could not start: {exc}\n{session.logs()}", file=sys.stderr)
             return EXIT_SESSION_FAILED
-        child: subprocess.Popen[bytes] | None = None
         try:
             child = subprocess.Popen(command, env=env)
-            code = child.wait()
-        except KeyboardInterrupt:
-            if child is not None and child.poll() is None:
-                child.send_signal(signal.SIGINT)
-                try:
-                    child.wait(10)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
-            return 130
         except FileNotFoundError:
             print(f"desktop session: command not found: {command[0]}", file=sys.stderr)
             return 127
+        code = child.wait()
         if code != 0 and args.verbose:
             print(session.logs(), file=sys.stderr)
         return 128 - code if code < 0 else code
+    except _Interrupted as exc:
+        # The teardown below must not be cut short by a second signal.
+        for signum in handled:
+            signal.signal(signum, signal.SIG_IGN)
+        print(f"desktop session: interrupted ({signal.Signals(exc.signum).name}), cleaning up",
+              file=sys.stderr)
+        if child is not None:
+            _end_command(child, exc.signum)
+        return 128 + exc.signum
     finally:
+        for signum in handled:
+            signal.signal(signum, signal.SIG_IGN)
         session.stop()
 
 

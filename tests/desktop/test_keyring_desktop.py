@@ -36,12 +36,12 @@ def unlocked_afterwards() -> Iterator[None]:
         unlock_keyring()
 
 
-def _items(username: str) -> list[secretstorage.Item]:
+def _items(username: str) -> list[tuple[str, dict[str, str]]]:
     conn = secretstorage.dbus_init()
     try:
         collection = secretstorage.get_default_collection(conn)
         items = list(collection.search_items({"service": SERVICE, "username": username}))
-        return [(item.get_label(), item.get_attributes()) for item in items]  # type: ignore[misc]
+        return [(item.get_label(), item.get_attributes()) for item in items]
     finally:
         conn.close()
 

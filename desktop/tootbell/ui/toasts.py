@@ -407,6 +407,8 @@ class FreedesktopNotifier(Notifier):
                         self._handle(command, sel)
                     except Exception:
                         log.exception("toast command %s failed", type(command).__name__)
+        except Exception:
+            log.exception("the toast thread failed; toasts are off until restart")
         finally:
             self._ready.set()
             self._disconnect(sel)
@@ -482,7 +484,11 @@ class FreedesktopNotifier(Notifier):
                 self._disconnect(sel)
                 break
         while self._signals:
-            self._on_signal(self._signals.popleft())
+            msg = self._signals.popleft()
+            try:
+                self._on_signal(msg)
+            except Exception:
+                log.exception("could not handle a notification signal")
 
     def _on_signal(self, msg: Message) -> None:
         from jeepney.low_level import HeaderFields

@@ -74,9 +74,13 @@ class TrayModel:
         return "\n".join(lines)
 
 
-def status_line(s: AccountStatus) -> str:
+def status_text(s: AccountStatus) -> str:
     unread = f" · {s.unread} unread" if s.unread else ""
-    return f"{s.key} — {s.text}{unread}"
+    return f"{s.text}{unread}"
+
+
+def status_line(s: AccountStatus) -> str:
+    return f"{s.key}: {status_text(s)}"
 
 
 class TrayIntents(QObject):
@@ -94,11 +98,13 @@ class TrayIntents(QObject):
     def build_menu(self, menu: QMenu, model: TrayModel) -> None:
         menu.clear()
         for s in model.statuses:
-            a = menu.addAction(status_line(s))
+            head = menu.addAction(s.key)
+            head.setEnabled(False)
             if s.health == "auth_failed":
-                a.setText(f"{s.key} — sign in again…")
+                a = menu.addAction("    Sign in again…")
                 a.triggered.connect(lambda _=False, k=s.key: self.signInAgain.emit(k))
             else:
+                a = menu.addAction("    " + status_text(s))
                 a.setEnabled(False)
         if not model.statuses:
             a = menu.addAction("No account yet")

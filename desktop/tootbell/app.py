@@ -495,6 +495,10 @@ class TootbellApp(QObject):
         if conn is not None:
             conn.disconnected.connect(conn.deleteLater)
         log.info("another launch asked this instance to come forward")
+        self.bring_forward()
+
+    def bring_forward(self) -> None:
+        """What a second launch (a double-click on the launcher) does to the running app."""
         if self.window is not None:
             self.window.show()
             self.window.raise_()

@@ -19,16 +19,17 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from jeepney import DBusAddress, MatchRule, Properties, new_method_call
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
-from jeepney.low_level import Message, MessageType
+from jeepney.low_level import HeaderFields, Message, MessageType
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def missing_requirements() -> list[Missing]:
     return missing
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 5.0, interval: float = 0.02,
+def wait_for(predicate: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.02,
              what: str = "condition") -> T:
     """Poll ``predicate`` until it returns something truthy; return that or raise TimeoutError.
 
@@ -444,25 +445,23 @@ class NotifyCall:
     id: int | None = None
 
 
-@dataclass
 class BusRecorder:
     """Records Notify / CloseNotification calls and the daemon's signals, as a bus monitor.
 
-    Use as a context manager; ``notify_calls`` and ``signals`` fill in while it is open.
-    A monitor sees the unicast ``ActionInvoked`` / ``NotificationClosed`` signals too.
+    Use as a context manager; ``notify_calls``, ``close_calls`` and ``signals`` fill in from
+    a background thread while it is open. A monitor also sees the unicast ``ActionInvoked``
+    and ``NotificationClosed`` signals that daemons send only to the notifying connection.
     """
 
-    notify_calls: list[NotifyCall] = field(default_factory=list)
-    close_calls: list[int] = field(default_factory=list)
-    signals: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
-    _conn: DBusConnection | None = None
-    _stop_r: int = -1
-    _stop_w: int = -1
-    _thread: Any = None
+    def __init__(self) -> None:
+        self.notify_calls: list[NotifyCall] = []
+        self.close_calls: list[int] = []
+        self.signals: list[tuple[str, tuple[Any, ...]]] = []
+        self._conn: DBusConnection | None = None
+        self._stop_r = self._stop_w = -1
+        self._thread: threading.Thread | None = None
 
     def __enter__(self) -> BusRecorder:
-        import threading
-
         self._conn = open_dbus_connection("SESSION", auth_timeout=2.0)
         rules = [
             MatchRule(type="method_call", interface=NOTIFICATIONS).serialise(),
@@ -479,11 +478,12 @@ class BusRecorder:
 
     def __exit__(self, *exc: object) -> None:
         os.write(self._stop_w, b"x")
-        self._thread.join(5)
+        if self._thread is not None:
+            self._thread.join(5)
         os.close(self._stop_r)
         os.close(self._stop_w)
-        assert self._conn is not None
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def _run(self) -> None:
         assert self._conn is not None
@@ -508,8 +508,6 @@ class BusRecorder:
             sel.close()
 
     def _record(self, msg: Message, pending: dict[tuple[str, int], NotifyCall]) -> None:
-        from jeepney.low_level import HeaderFields
-
         fields = msg.header.fields
         kind = msg.header.message_type
         sender = str(fields.get(HeaderFields.sender, ""))

@@ -249,3 +249,73 @@ def test_burst_of_favourites_coalesces_in_place(
     qtbot.waitUntil(lambda: len(notifier.shown) == 2, timeout=10_000)
     assert notifier.shown[0][0].key == notifier.shown[1][0].key  # replaced in place
     assert "4 others favourited your post" in notifier.shown[1][0].title
+
+
+def test_settings_dialog_result_is_applied_and_saved(
+    qtbot: QtBot,
+    server: DemoServer,
+    home: Paths,
+    secrets: SecretStore,
+    app_factory: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tootbell.ui.dialogs.settings import SettingsDialog, SettingsResult
+
+    acc = make_account(server, secrets, home)
+    app, _ = app_factory(FAST)  # type: ignore[operator]
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    chosen = replace(FAST, poll_interval_s=300, show_avatars=False)
+    seen: list[object] = []
+
+    def fake_edit(
+        parent: object, settings: Settings, accounts: object, **kw: object
+    ) -> SettingsResult:
+        seen.append(settings)
+        return SettingsResult(settings=chosen, remove_accounts=(acc.key,), add_account=False)
+
+    monkeypatch.setattr(SettingsDialog, "edit", fake_edit)
+    app.show_settings()
+    assert seen == [FAST]
+    assert load_config(home).settings.poll_interval_s == 300
+    assert load_config(home).settings.show_avatars is False
+    # the removed account is gone from the config, its worker stopped, its token deleted
+    assert load_config(home).accounts == ()
+    assert acc.key not in app.workers
+    qtbot.waitUntil(lambda: secrets.get_token(acc.key) is None, timeout=5000)
+
+
+def test_second_launch_brings_the_running_one_forward(
+    qtbot: QtBot,
+    server: DemoServer,
+    home: Paths,
+    secrets: SecretStore,
+    app_factory: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tootbell.app import activate_running_instance
+
+    acc = make_account(server, secrets, home)
+    app, _ = app_factory(FAST)  # type: ignore[operator]
+    opened: list[bool] = []
+    monkeypatch.setattr(app, "bring_forward", lambda: opened.append(True))
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    assert activate_running_instance(home)
+    qtbot.waitUntil(lambda: opened == [True], timeout=5000)
+    app.shutdown()
+    assert not activate_running_instance(home, timeout_ms=300)
+
+
+def test_clock_jump_triggers_a_check(
+    qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore, app_factory: object
+) -> None:
+    acc = make_account(server, secrets, home)
+    app, notifier = app_factory(replace(FAST, poll_interval_s=3600))  # type: ignore[operator]
+    app.start()
+    wait_ok(qtbot, app, acc.key)
+    n = server.add_notification("mention")
+    worker = app.workers[acc.key].worker
+    worker._wall -= 600  # as if the machine slept for ten minutes
+    worker._jumpCheck.emit()
+    qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=10_000)

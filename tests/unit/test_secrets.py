@@ -29,7 +29,10 @@ SECRET = "s3cr3t-token-value-0123456789"
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """A keyring that keeps secrets in a dict; ``fail_with`` makes every call raise."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
+    # Defining a KeyringBackend subclass registers it with keyring for the whole process;
+    # not viable keeps keyring from ever offering it outside these tests.
+    viable = False
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -184,7 +187,7 @@ def test_insecure_or_missing_backend_is_refused(make: Callable[[], keyring.backe
 
 
 def test_fail_backend_message_says_no_keyring() -> None:
-    status = SecretStore(backend=fail.Keyring()).check()
+    status = SecretStore(backend=fail.Keyring()).check()  # type: ignore[no-untyped-call]
     assert status.message.startswith("No secure keyring was found.")
     assert "KeePassXC" in status.message
     assert "KWallet" in status.message
@@ -199,7 +202,7 @@ def test_is_secure() -> None:
     assert is_secure(MemoryKeyring())
     assert not is_secure(PlaintextKeyring())
     assert not is_secure(LowPriorityKeyring())
-    assert not is_secure(fail.Keyring())
+    assert not is_secure(fail.Keyring())  # type: ignore[no-untyped-call]
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -308,12 +311,58 @@ def test_concurrent_first_use_chooses_once(counted_choice: list[MemoryKeyring]) 
     assert len(counted_choice[0].data) == 6
 
 
-def test_choose_backend_ignores_unregistered_classes() -> None:
-    # MemoryKeyring above is a KeyringBackend subclass that keyring itself would offer (and
-    # then chain); the store's choice only considers backends an installed package registers.
+class StrayKeyring(MemoryKeyring):
+    """A backend class that is merely imported somewhere (as the demo's keyring can be)."""
+
+    priority = 5
+
+
+class RegisteredKeyring(MemoryKeyring):
+    """Stands in for a backend that an installed package registers."""
+
+    priority = 2
+
+
+RegisteredKeyring.__module__ = "keyring.backends.registered_double"
+
+
+@pytest.fixture
+def no_configured_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring.core
+
+    monkeypatch.setattr(keyring.core, "load_env", lambda: None)
+    monkeypatch.setattr(keyring.core, "load_config", lambda: None)
+
+
+@pytest.mark.usefixtures("no_configured_backend")
+def test_choose_backend_ignores_unregistered_classes_and_the_chainer(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyring.backends import chainer
+
+    registered = RegisteredKeyring()
+    found = [StrayKeyring(), registered, chainer.ChainerBackend()]  # type: ignore[no-untyped-call]
+    monkeypatch.setattr(keyring.backend, "get_all_keyring", lambda: found)
+    assert secrets_mod.choose_backend() is registered
+
+
+@pytest.mark.usefixtures("no_configured_backend")
+def test_choose_backend_falls_back_to_fail(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(keyring.backend, "get_all_keyring", lambda: [StrayKeyring()])
     chosen = secrets_mod.choose_backend()
-    assert type(chosen).__module__.startswith(("keyring.", "keyrings."))
-    assert type(chosen).__name__ != "ChainerBackend"
+    assert isinstance(chosen, fail.Keyring)
+    assert not SecretStore(backend=chosen).check().ok
+
+
+def test_choose_backend_honours_the_configured_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring.core
+
+    configured = PlaintextKeyring()
+    monkeypatch.setattr(keyring.core, "load_env", lambda: configured)
+    assert secrets_mod.choose_backend() is configured
+    # ... and the store still refuses it when it is not secure.
+    monkeypatch.setattr(secrets_mod, "choose_backend", lambda: configured)
+    with pytest.raises(KeyringUnavailable):
+        SecretStore().get_token("ana@a.example")
 
 
 def test_hanging_keyring_times_out(backend: MemoryKeyring) -> None:

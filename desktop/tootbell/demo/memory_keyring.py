@@ -13,6 +13,8 @@ from keyring.errors import PasswordDeleteError
 
 class MemoryKeyring(KeyringBackend):
     priority = 1
+    # Never offered by keyring's own backend discovery: only ``--demo`` passes it explicitly.
+    viable = False
 
     def __init__(self) -> None:
         super().__init__()  # type: ignore[no-untyped-call]

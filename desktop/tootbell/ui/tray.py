@@ -158,6 +158,7 @@ class Tray(QObject):
         self._model = model
         self.icon = QSystemTrayIcon()
         self.menu = QMenu()
+        self._built_for: TrayModel | None = None
         self.menu.aboutToShow.connect(self._rebuild)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
@@ -174,9 +175,17 @@ class Tray(QObject):
         m = self._model()
         self.icon.setIcon(tray_icon(m.state, m.unread))
         self.icon.setToolTip(m.tooltip())
+        # Rebuild now, not only when the menu opens: an exported (StatusNotifierItem) menu is
+        # laid out by the tray host, which sizes it before a late rebuild could land.
+        if not self.menu.isVisible():
+            self._rebuild()
 
     def _rebuild(self) -> None:
-        self.intents.build_menu(self.menu, self._model())
+        m = self._model()
+        if m == self._built_for:
+            return
+        self._built_for = m
+        self.intents.build_menu(self.menu, m)
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (

@@ -67,6 +67,7 @@ class AccountWorker(QObject):
     _dismiss = Signal(str, list)
     _stop = Signal()
     _multi = Signal(bool)
+    _jumpCheck = Signal()  # lets tests run the clock-jump check in the worker thread
 
     def __init__(
         self,
@@ -97,6 +98,7 @@ class AccountWorker(QObject):
         self._dismiss.connect(self._on_dismiss)
         self._stop.connect(self._on_stop)
         self._multi.connect(self._on_multi)
+        self._jumpCheck.connect(self._detect_clock_jump)
 
     # -- API for the GUI thread (thread-safe: they only emit queued signals) --------------
 

@@ -103,8 +103,7 @@ class TootbellApp(QObject):
         self.demo_server: DemoServer | None = None
         self._demo_dir: tempfile.TemporaryDirectory[str] | None = None
         if demo:
-            self._demo_dir = tempfile.TemporaryDirectory(prefix="tootbell-demo-")
-            paths = default_paths({"TOOTBELL_HOME": self._demo_dir.name})
+            paths = self._demo_paths()
         self.paths = paths or default_paths()
         self.paths.ensure()
         self.demo = demo
@@ -234,6 +233,7 @@ class TootbellApp(QObject):
 
         StateStore(self.paths).delete(key)
         self._tell_multi_account()
+
         def run() -> None:
             try:
                 note = sign_out(acc, paths=self.paths, secrets=self.secrets)
@@ -244,6 +244,23 @@ class TootbellApp(QObject):
 
         threading.Thread(target=run, name=f"sign-out-{key}", daemon=True).start()
         self.refresh_ui()
+
+    def _demo_paths(self) -> Paths:
+        """The demo keeps its config, state and token away from the real ones."""
+        self._demo_dir = tempfile.TemporaryDirectory(prefix="tootbell-demo-")
+        paths = default_paths({"TOOTBELL_HOME": self._demo_dir.name})
+        paths.ensure()
+        return paths
+
+    def _switch_to_demo(self) -> None:
+        """From the welcome window: no account runs yet, so swap in the demo's own places."""
+        for key in list(self.workers):
+            self._stop_worker(key)
+        self.demo = True
+        self.paths = self._demo_paths()
+        self.secrets = _demo_secrets()
+        self.config = load_config(self.paths)
+        self._start_demo_account()
 
     def _start_demo_account(self) -> None:
         from tootbell.demo import DemoServer
@@ -358,10 +375,9 @@ class TootbellApp(QObject):
         if choice == "sign_in":
             self.show_add_account()
         elif choice == "demo":
-            self.demo = True
-            self._start_demo_account()
-        # "quit" leaves the tray running with "Add account…" offered; closing the welcome
-        # window is not a reason to vanish from the tray.
+            self._switch_to_demo()
+        else:
+            self.quit()
 
     # -- toasts ----------------------------------------------------------------------------------
 

@@ -168,3 +168,40 @@ def test_markup_in_a_display_name_is_not_rendered(
         call = next(c for c in rec.notify_calls if c.app_name == "Tootbell")
     # dunst here advertises body-markup: the body must carry escaped text, never live tags
     assert "<b>" not in call.body and "<i>" not in call.body
+
+
+def test_locked_keyring_is_said_plainly_then_recovers_after_unlock(
+    qapp: QApplication,
+    qtbot: QtBot,
+    paths: Paths,
+    demo: DemoServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from desktop_session import keyring_locked, lock_keyring, unlock_keyring
+
+    import tootbell.ui.workers
+
+    monkeypatch.setattr(tootbell.ui.workers, "KEYRING_RETRY_S", 0.5)
+    secrets = SecretStore()
+    host = demo.base_url.split("//", 1)[1]
+    acc = AccountConfig(key=f"locked@{host}", base_url=demo.base_url)
+    secrets.set_token(acc.key, demo.create_token("demo"))
+    save_config(paths, load_config(paths).with_account(acc))
+    lock_keyring()
+    app = TootbellApp(qapp, paths=paths)
+    try:
+        app.start()
+        qtbot.waitUntil(
+            lambda: acc.key in app.statuses and app.statuses[acc.key].health == "keyring",
+            timeout=15_000,
+        )
+        text = app.statuses[acc.key].text
+        assert "locked" in text.lower() and "unlock" in text.lower()
+        assert app.model().state.name == "ERROR"
+        unlock_keyring()
+        qtbot.waitUntil(lambda: app.statuses[acc.key].health == "ok", timeout=15_000)
+    finally:
+        app.shutdown()
+        if keyring_locked():
+            unlock_keyring()
+        secrets.delete_token(acc.key)

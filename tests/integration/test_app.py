@@ -319,3 +319,42 @@ def test_clock_jump_triggers_a_check(
     worker._wall -= 600  # as if the machine slept for ten minutes
     worker._jumpCheck.emit()
     qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=10_000)
+
+
+def test_try_the_demo_from_the_welcome_window_leaves_real_config_alone(
+    qtbot: QtBot,
+    home: Paths,
+    secrets: SecretStore,
+    app_factory: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tootbell.ui.dialogs.first_run import FirstRunWindow
+
+    monkeypatch.setattr(FirstRunWindow, "ask", classmethod(lambda cls, parent=None: "demo"))
+    app, notifier = app_factory()  # type: ignore[operator]
+    app.start()
+    qtbot.waitUntil(lambda: app.demo_server is not None and len(app.workers) == 1, timeout=10_000)
+    key = next(iter(app.workers))
+    qtbot.waitUntil(
+        lambda: key in app.statuses and app.statuses[key].health == "ok", timeout=10_000
+    )
+    assert app.demo_server is not None
+    n = app.demo_server.add_notification("mention")
+    app.check_now()
+    qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=10_000)
+    # nothing of the demo reached the real config or the real keyring
+    assert load_config(home).accounts == ()
+    assert secrets.get_token(key) is None
+
+
+def test_quit_from_the_welcome_window_quits(
+    qtbot: QtBot, home: Paths, app_factory: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tootbell.ui.dialogs.first_run import FirstRunWindow
+
+    monkeypatch.setattr(FirstRunWindow, "ask", classmethod(lambda cls, parent=None: "quit"))
+    app, _ = app_factory()  # type: ignore[operator]
+    quits: list[bool] = []
+    monkeypatch.setattr(app.qapp, "quit", lambda: quits.append(True))
+    app.start()
+    qtbot.waitUntil(lambda: quits == [True], timeout=5000)

@@ -8,6 +8,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -112,6 +113,7 @@ class TootbellApp(QObject):
         self.secrets = secrets
         self.config: Config = load_config(self.paths)
         self.workers: dict[str, WorkerHandle] = {}
+        self._retiring: set[WorkerHandle] = set()
         self.statuses: dict[str, AccountStatus] = {}
         self.shown: dict[str, _Shown] = {}
         self.intents = TrayIntents()
@@ -204,11 +206,23 @@ class TootbellApp(QObject):
         self.workers[acc.key] = handle
         handle.start()
 
-    def _stop_worker(self, key: str) -> None:
+    def _stop_worker(self, key: str, then: Callable[[], None] | None = None) -> None:
+        """Ask a worker to stop without waiting for it: it may be inside a network call."""
         handle = self.workers.pop(key, None)
-        if handle is not None:
-            handle.stop()
         self.statuses.pop(key, None)
+        if handle is None or not handle.thread.isRunning():
+            if then is not None:
+                then()
+            return
+        self._retiring.add(handle)
+
+        def stopped() -> None:
+            self._retiring.discard(handle)
+            if then is not None:
+                then()
+
+        handle.thread.finished.connect(stopped)
+        handle.worker.request_stop()
 
     def add_account(self, acc: AccountConfig) -> None:
         self._set_config(self.config.with_account(acc))
@@ -226,12 +240,17 @@ class TootbellApp(QObject):
         acc = self.config.account(key)
         if acc is None:
             return
-        self._stop_worker(key)
-        self._set_config(self.config.without_account(key))
         from tootbell.accounts import sign_out
         from tootbell.config import StateStore
 
-        StateStore(self.paths).delete(key)
+        paths = self.paths
+
+        def forget_state() -> None:
+            if self.config.account(key) is None:  # not added again meanwhile
+                StateStore(paths).delete(key)
+
+        self._stop_worker(key, then=forget_state)
+        self._set_config(self.config.without_account(key))
         self._tell_multi_account()
 
         def run() -> None:
@@ -539,8 +558,14 @@ class TootbellApp(QObject):
             return
         self._stopped = True
         self._refresh.stop()
-        for key in list(self.workers):
-            self._stop_worker(key)
+        # Staged: ask every worker to stop, then wait for each (bounded), never terminate().
+        handles = [*self.workers.values(), *self._retiring]
+        self.workers.clear()
+        for h in handles:
+            h.worker.request_stop()
+        for h in handles:
+            h.stop()
+        self._retiring.clear()
         if self._notifier is not None:
             self._notifier.stop()
         if self._server is not None:

@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(BIN)/tootbell --demo
 
 lint: $(TSTAMP)
-	$(BIN)/ruff check desktop tests
+	$(BIN)/ruff check --no-cache desktop tests
 	$(BIN)/mypy
 
 # Unit and integration tests (offscreen Qt, demo instance on loopback), then the desktop set

@@ -13,11 +13,10 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from tootbell.secrets import SecretStore
-
 from tootbell.config import Paths, default_paths
 from tootbell.demo import DemoServer
 from tootbell.demo.memory_keyring import MemoryKeyring
+from tootbell.secrets import SecretStore
 
 
 @pytest.fixture

@@ -201,7 +201,11 @@ def sign_in_with_browser(
             reg = registry.get_or_register(base_url, session)
             _check_cancel(cancel)
             code, redirect_uri, verifier = _authorize(
-                reg, open_url=open_url, ask_code=ask_code, cancel=cancel, say=say,
+                reg,
+                open_url=open_url,
+                ask_code=ask_code,
+                cancel=cancel,
+                say=say,
                 timeout=timeout,
             )
             _check_cancel(cancel)
@@ -242,8 +246,10 @@ def _authorize(
         try:
             catcher.start()
         except OSError as e:
-            log.warning("Could not listen for the browser's answer (%s); using a pasted code",
-                        e.strerror or type(e).__name__)
+            log.warning(
+                "Could not listen for the browser's answer (%s); using a pasted code",
+                e.strerror or type(e).__name__,
+            )
         else:
             try:
                 url = authorize_url(reg, catcher.redirect_uri, state, challenge)
@@ -334,8 +340,7 @@ def _revoke_quietly(reg: AppRegistration, token: str) -> bool:
     try:
         revoke(reg, token)
     except OAuthError as e:
-        log.warning("Could not revoke the token on %s: %s", display_host(reg.base_url),
-                    e.message)
+        log.warning("Could not revoke the token on %s: %s", display_host(reg.base_url), e.message)
         return False
     return True
 

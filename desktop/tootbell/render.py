@@ -42,9 +42,7 @@ class Rendered:
 
 # Bidi embeddings/overrides/isolates and the implicit marks: they can flip how the rest of a
 # notification reads ("Trojan Source"), so untrusted text never carries them.
-_BIDI_CONTROLS = frozenset(
-    [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
-)
+_BIDI_CONTROLS = frozenset([0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)])
 _LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 
 
@@ -73,11 +71,7 @@ def clean_text(text: str, *, keep_newlines: bool = True) -> str:
             out.append("\n" if keep_newlines else " ")
         elif ch == "\t":
             out.append(" ")
-        elif (
-            ord(ch) in _BIDI_CONTROLS
-            or unicodedata.category(ch) == "Cc"
-            or ch in "\ufffe\uffff"
-        ):
+        elif ord(ch) in _BIDI_CONTROLS or unicodedata.category(ch) == "Cc" or ch in "\ufffe\uffff":
             continue
         else:
             out.append(ch)
@@ -139,15 +133,49 @@ def readable_type(ntype: str) -> str:
 
 _BLOCK_TAGS = frozenset(
     {
-        "p", "div", "blockquote", "pre", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5",
-        "h6", "section", "article", "header", "footer", "table", "tr", "dl", "dt", "dd",
-        "figure", "figcaption", "hr",
+        "p",
+        "div",
+        "blockquote",
+        "pre",
+        "ul",
+        "ol",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "table",
+        "tr",
+        "dl",
+        "dt",
+        "dd",
+        "figure",
+        "figcaption",
+        "hr",
     }
 )
 _VOID_TAGS = frozenset(
     {
-        "br", "img", "hr", "input", "meta", "link", "wbr", "area", "base", "col", "embed",
-        "source", "track", "param",
+        "br",
+        "img",
+        "hr",
+        "input",
+        "meta",
+        "link",
+        "wbr",
+        "area",
+        "base",
+        "col",
+        "embed",
+        "source",
+        "track",
+        "param",
     }
 )
 _SKIP_TAGS = frozenset({"script", "style", "template", "head", "title", "noscript", "iframe"})
@@ -398,7 +426,7 @@ def _plural(n: int, one: str, many: str) -> str:
 
 
 def media_line(status: Status) -> str:
-    """"📎 2 attachments" for a post with media, "" without."""
+    """ "📎 2 attachments" for a post with media, "" without."""
     if status.media_count <= 0:
         return ""
     line = "📎 " + _plural(status.media_count, "attachment", "attachments")

@@ -39,14 +39,20 @@ DEFAULT_TIMEOUT = 30.0
 
 def _install_hint() -> str:
     if sys.platform == "darwin":
-        return ("Tootbell keeps its secrets in the macOS Keychain. Make sure the login keychain "
-                "exists and is unlocked (Keychain Access), then start Tootbell again.")
+        return (
+            "Tootbell keeps its secrets in the macOS Keychain. Make sure the login keychain "
+            "exists and is unlocked (Keychain Access), then start Tootbell again."
+        )
     if sys.platform == "win32":
-        return ("Tootbell keeps its secrets in the Windows Credential Manager. Make sure you "
-                "are signed in to a normal user session, then start Tootbell again.")
-    return ("Install and start a Secret Service provider such as gnome-keyring "
-            "(Debian: apt install gnome-keyring), KWallet on KDE, or KeePassXC with Secret "
-            "Service enabled, then start Tootbell again.")
+        return (
+            "Tootbell keeps its secrets in the Windows Credential Manager. Make sure you "
+            "are signed in to a normal user session, then start Tootbell again."
+        )
+    return (
+        "Install and start a Secret Service provider such as gnome-keyring "
+        "(Debian: apt install gnome-keyring), KWallet on KDE, or KeePassXC with Secret "
+        "Service enabled, then start Tootbell again."
+    )
 
 
 class SecretStoreError(Exception):
@@ -57,8 +63,7 @@ class SecretStoreError(Exception):
 
     default_title = "Keyring error"
 
-    def __init__(self, message: str, *, title: str | None = None,
-                 cause: str | None = None) -> None:
+    def __init__(self, message: str, *, title: str | None = None, cause: str | None = None) -> None:
         super().__init__(message)
         self.title = title or self.default_title
         self.message = message
@@ -83,8 +88,10 @@ class KeyringTimeout(SecretStoreError):
     default_title = "Keyring not answering"
 
 
-LOCKED_MESSAGE = ("Your keyring is locked. Unlock it (for example by logging in to your desktop "
-                  "session or opening Passwords and Keys) and Tootbell will retry.")
+LOCKED_MESSAGE = (
+    "Your keyring is locked. Unlock it (for example by logging in to your desktop "
+    "session or opening Passwords and Keys) and Tootbell will retry."
+)
 
 
 def _no_keyring_message() -> str:
@@ -92,8 +99,10 @@ def _no_keyring_message() -> str:
 
 
 def _insecure_message(name: str) -> str:
-    return (f"The only keyring found ({name}) does not store secrets securely, so Tootbell "
-            "will not use it. " + _install_hint())
+    return (
+        f"The only keyring found ({name}) does not store secrets securely, so Tootbell "
+        "will not use it. " + _install_hint()
+    )
 
 
 @dataclass(frozen=True)
@@ -170,7 +179,8 @@ def choose_backend() -> KeyringBackend:
         return explicit
     installed = _installed_packages()
     candidates = [
-        b for b in kb.get_all_keyring()
+        b
+        for b in kb.get_all_keyring()
         if type(b).__module__.split(".", 1)[0] in installed
         and type(b).__module__ != "keyring.backends.chainer"
         and b.priority > 0
@@ -184,7 +194,8 @@ class _Runner:
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[tuple[Callable[[], object], Future[object]]] = (
-            queue.SimpleQueue())
+            queue.SimpleQueue()
+        )
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -194,8 +205,9 @@ class _Runner:
         future: Future[object] = Future()
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name="tootbell-keyring",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._loop, name="tootbell-keyring", daemon=True
+                )
                 self._thread.start()
         self._jobs.put((fn, future))
         try:
@@ -223,8 +235,9 @@ class SecretStore:
     for none) bounds every call; call from a worker thread, never the GUI thread.
     """
 
-    def __init__(self, backend: KeyringBackend | None = None, *,
-                 timeout: float | None = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self, backend: KeyringBackend | None = None, *, timeout: float | None = DEFAULT_TIMEOUT
+    ) -> None:
         self._backend = backend
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -295,8 +308,9 @@ class SecretStore:
     def _set(self, username: str, secret: str) -> None:
         if not secret:
             raise ValueError("refusing to store an empty secret")
-        self._call(username, "save", lambda b: b.set_password(SERVICE, username, secret),
-                   secret=secret)
+        self._call(
+            username, "save", lambda b: b.set_password(SERVICE, username, secret), secret=secret
+        )
         log.debug("saved %s in the keyring", username)
 
     def _delete(self, username: str) -> None:
@@ -315,11 +329,11 @@ class SecretStore:
         log.debug("deleted %s from the keyring", username)
 
     def _timeout_error(self, action: str, username: str) -> KeyringTimeout:
-        log.warning("keyring did not answer within %s s (%s %s)", self._timeout, action,
-                    username)
+        log.warning("keyring did not answer within %s s (%s %s)", self._timeout, action, username)
         return KeyringTimeout(
             f"The keyring did not answer within {self._timeout or 0:g} seconds. If it asks to "
-            "be unlocked, answer its prompt; Tootbell will retry.")
+            "be unlocked, answer its prompt; Tootbell will retry."
+        )
 
     def _backend_name_or_empty(self) -> str:
         return backend_name(self._backend) if self._backend is not None else ""
@@ -333,8 +347,9 @@ class SecretStore:
                     raise self._timeout_error("choosing a backend", "") from None
                 except Exception as e:
                     log.warning("choosing a keyring backend failed: %s", type(e).__name__)
-                    raise KeyringUnavailable(_no_keyring_message(),
-                                             cause=type(e).__name__) from None
+                    raise KeyringUnavailable(
+                        _no_keyring_message(), cause=type(e).__name__
+                    ) from None
             backend = self._backend
         if not is_secure(backend):
             name = backend_name(backend)
@@ -349,8 +364,14 @@ class SecretStore:
         log.info("keyring backend: %s", backend_name(backend))
         return backend
 
-    def _call(self, username: str, action: str, fn: Callable[[KeyringBackend], T], *,
-              secret: str | None = None) -> T:
+    def _call(
+        self,
+        username: str,
+        action: str,
+        fn: Callable[[KeyringBackend], T],
+        *,
+        secret: str | None = None,
+    ) -> T:
         def job() -> T:
             if type(backend).__module__ == "keyring.backends.SecretService":
                 _unlock_secret_service(backend)
@@ -381,8 +402,11 @@ def _unlock_secret_service(backend: KeyringBackend) -> None:
     try:
         path = getattr(backend, "preferred_collection", None)
         try:
-            collection = (secretstorage.Collection(conn, path) if path
-                          else secretstorage.get_default_collection(conn))
+            collection = (
+                secretstorage.Collection(conn, path)
+                if path
+                else secretstorage.get_default_collection(conn)
+            )
             if collection.is_locked():
                 collection.unlock()
                 if collection.is_locked():
@@ -393,8 +417,7 @@ def _unlock_secret_service(backend: KeyringBackend) -> None:
         conn.close()
 
 
-def _translate(exc: Exception, action: str, username: str,
-               secret: str | None) -> SecretStoreError:
+def _translate(exc: Exception, action: str, username: str, secret: str | None) -> SecretStoreError:
     """Map a backend exception to a domain error whose text never contains the secret."""
     from keyring import errors
 
@@ -414,4 +437,5 @@ def _translate(exc: Exception, action: str, username: str,
         return KeyringUnavailable(_no_keyring_message(), cause=name)
     return SecretStoreError(
         f"The keyring could not {action} a secret ({name}). Tootbell will try again later.",
-        cause=name)
+        cause=name,
+    )

@@ -43,10 +43,15 @@ def desktop_session() -> None:
         return
     how = "python tests/desktop/session.py -- pytest tests/desktop"
     if _in_ci():
-        pytest.fail(f"CI is set but the desktop tests run outside the desktop session; "
-                    f"run them with `{how}` (make test-desktop)", pytrace=False)
-    pytest.skip(f"needs the private desktop session (Xvfb, D-Bus, dunst, tray host, "
-                f"gnome-keyring): run `{how}` or `make test-desktop`")
+        pytest.fail(
+            f"CI is set but the desktop tests run outside the desktop session; "
+            f"run them with `{how}` (make test-desktop)",
+            pytrace=False,
+        )
+    pytest.skip(
+        f"needs the private desktop session (Xvfb, D-Bus, dunst, tray host, "
+        f"gnome-keyring): run `{how}` or `make test-desktop`"
+    )
 
 
 @pytest.fixture

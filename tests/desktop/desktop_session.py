@@ -197,14 +197,19 @@ def _library_present(soname: str) -> bool:
 def missing_requirements() -> list[Missing]:
     """Everything the session needs but cannot find, with the Debian package to install."""
     missing = [Missing(b, p) for b, p in REQUIRED_BINARIES.items() if shutil.which(b) is None]
-    missing += [Missing(s, p) for s, p in REQUIRED_SERVICES.items()
-                if _find_service_file(s) is None]
+    missing += [
+        Missing(s, p) for s, p in REQUIRED_SERVICES.items() if _find_service_file(s) is None
+    ]
     missing += [Missing(s, p) for s, p in REQUIRED_LIBRARIES.items() if not _library_present(s)]
     return missing
 
 
-def wait_for(predicate: Callable[[], T | None], timeout: float = 5.0, interval: float = 0.02,
-             what: str = "condition") -> T:
+def wait_for(
+    predicate: Callable[[], T | None],
+    timeout: float = 5.0,
+    interval: float = 0.02,
+    what: str = "condition",
+) -> T:
     """Poll ``predicate`` until it returns something truthy; return that or raise TimeoutError.
 
     Exceptions from the predicate count as "not yet" until the deadline, then propagate.
@@ -238,11 +243,18 @@ def bus_connection(address: str | None = None) -> Iterator[DBusConnection]:
         conn.close()
 
 
-def call(conn: DBusConnection, address: DBusAddress, method: str, signature: str | None = None,
-         body: tuple[Any, ...] = (), timeout: float = 5.0) -> tuple[Any, ...]:
+def call(
+    conn: DBusConnection,
+    address: DBusAddress,
+    method: str,
+    signature: str | None = None,
+    body: tuple[Any, ...] = (),
+    timeout: float = 5.0,
+) -> tuple[Any, ...]:
     """Call a method and return the reply body; raise RuntimeError on a D-Bus error."""
-    reply = conn.send_and_get_reply(new_method_call(address, method, signature, body),
-                                    timeout=timeout)
+    reply = conn.send_and_get_reply(
+        new_method_call(address, method, signature, body), timeout=timeout
+    )
     if reply.header.message_type is MessageType.error:
         raise RuntimeError(f"{method} failed: {reply.header.fields} {reply.body}")
     return tuple(reply.body)
@@ -270,8 +282,9 @@ def name_owner_pid(name: str, conn: DBusConnection | None = None) -> int:
 # ---------------------------------------------------------------------------------------------
 # dunst
 
-_DUNST = DBusAddress("/org/freedesktop/Notifications", bus_name=NOTIFICATIONS,
-                     interface="org.dunstproject.cmd0")
+_DUNST = DBusAddress(
+    "/org/freedesktop/Notifications", bus_name=NOTIFICATIONS, interface="org.dunstproject.cmd0"
+)
 
 
 def _unwrap(value: Any) -> Any:
@@ -301,8 +314,9 @@ def dunst_waiting() -> int:
 
 def dunstctl(*args: str, timeout: float = 10.0) -> str:
     """Run ``dunstctl ARGS`` against the session's dunst and return its output."""
-    done = subprocess.run(["dunstctl", *args], capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    done = subprocess.run(
+        ["dunstctl", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"dunstctl {' '.join(args)} failed: {done.stderr.strip()}")
     return done.stdout
@@ -374,11 +388,13 @@ def tray_items() -> list[TrayItem]:
 # ---------------------------------------------------------------------------------------------
 # gnome-keyring
 
-_SECRET_SERVICE = DBusAddress("/org/freedesktop/secrets", bus_name=SECRETS,
-                              interface="org.freedesktop.Secret.Service")
+_SECRET_SERVICE = DBusAddress(
+    "/org/freedesktop/secrets", bus_name=SECRETS, interface="org.freedesktop.Secret.Service"
+)
 # gnome-keyring's own interface for unlocking with a password instead of a GUI prompt.
 _GK_INTERNAL = _SECRET_SERVICE.with_interface(
-    "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface")
+    "org.gnome.keyring.InternalUnsupportedGuiltRiddenInterface"
+)
 
 
 def default_collection(conn: DBusConnection) -> str:
@@ -391,8 +407,7 @@ def default_collection(conn: DBusConnection) -> str:
 def keyring_locked() -> bool:
     with bus_connection() as conn:
         path = default_collection(conn)
-        address = DBusAddress(path, bus_name=SECRETS,
-                              interface="org.freedesktop.Secret.Collection")
+        address = DBusAddress(path, bus_name=SECRETS, interface="org.freedesktop.Secret.Collection")
         return bool(get_property(conn, address, "Locked"))
 
 
@@ -420,8 +435,13 @@ def unlock_keyring(password: str | None = None) -> None:
             call(conn, _GK_INTERNAL, "UnlockWithMasterPassword", "o(oayays)", (path, secret))
         finally:
             with contextlib.suppress(RuntimeError):
-                call(conn, DBusAddress(session, bus_name=SECRETS,
-                                       interface="org.freedesktop.Secret.Session"), "Close")
+                call(
+                    conn,
+                    DBusAddress(
+                        session, bus_name=SECRETS, interface="org.freedesktop.Secret.Session"
+                    ),
+                    "Close",
+                )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -468,8 +488,11 @@ class BusRecorder:
             MatchRule(type="method_return").serialise(),
             MatchRule(type="signal", interface=NOTIFICATIONS).serialise(),
         ]
-        monitoring = DBusAddress("/org/freedesktop/DBus", bus_name="org.freedesktop.DBus",
-                                 interface="org.freedesktop.DBus.Monitoring")
+        monitoring = DBusAddress(
+            "/org/freedesktop/DBus",
+            bus_name="org.freedesktop.DBus",
+            interface="org.freedesktop.DBus.Monitoring",
+        )
         call(self._conn, monitoring, "BecomeMonitor", "asu", (rules, 0))
         self._stop_r, self._stop_w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="bus-recorder", daemon=True)
@@ -514,17 +537,27 @@ class BusRecorder:
         member = fields.get(HeaderFields.member)
         if kind is MessageType.method_call and member == "Notify":
             app, rid, icon, summary, body, actions, hints, expire = msg.body
-            entry = NotifyCall(sender, app, rid, icon, summary, body, list(actions),
-                               {k: _unwrap(v) for k, v in hints.items()}, expire,
-                               msg.header.serial)
+            entry = NotifyCall(
+                sender,
+                app,
+                rid,
+                icon,
+                summary,
+                body,
+                list(actions),
+                {k: _unwrap(v) for k, v in hints.items()},
+                expire,
+                msg.header.serial,
+            )
             self.notify_calls.append(entry)
             pending[(sender, msg.header.serial)] = entry
         elif kind is MessageType.method_call and member == "CloseNotification":
             self.close_calls.append(int(msg.body[0]))
         elif kind is MessageType.method_return:
             dest = str(fields.get(HeaderFields.destination, ""))
-            entry_or_none = pending.pop((dest, int(fields.get(HeaderFields.reply_serial, -1))),
-                                        None)
+            entry_or_none = pending.pop(
+                (dest, int(fields.get(HeaderFields.reply_serial, -1))), None
+            )
             if entry_or_none is not None and msg.body:
                 entry_or_none.id = int(msg.body[0])
         elif kind is MessageType.signal and member in ("ActionInvoked", "NotificationClosed"):
@@ -615,21 +648,31 @@ class DesktopSession:
         os.chmod(root / "run", 0o700)
         env = self.base_env
         # Before the bus starts: services it spawns inherit its environment, not ours.
-        env.update({
-            "HOME": str(root / "home"),
-            "XDG_RUNTIME_DIR": str(root / "run"),
-            "XDG_DATA_HOME": str(root / "data"),
-            "XDG_CONFIG_HOME": str(root / "config"),
-            "XDG_CACHE_HOME": str(root / "cache"),
-            "NO_AT_BRIDGE": "1",
-            "QT_QPA_PLATFORM": "xcb",
-            ENV_INSIDE: "1",
-            ENV_DIR: str(root),
-            ENV_PASSWORD: self.password,
-        })
-        for var in ("DISPLAY", "WAYLAND_DISPLAY", "DBUS_SESSION_BUS_ADDRESS",
-                    "GNOME_KEYRING_CONTROL", "SSH_AUTH_SOCK", "XAUTHORITY",
-                    "XDG_SESSION_TYPE", "XDG_CURRENT_DESKTOP", "SESSION_MANAGER"):
+        env.update(
+            {
+                "HOME": str(root / "home"),
+                "XDG_RUNTIME_DIR": str(root / "run"),
+                "XDG_DATA_HOME": str(root / "data"),
+                "XDG_CONFIG_HOME": str(root / "config"),
+                "XDG_CACHE_HOME": str(root / "cache"),
+                "NO_AT_BRIDGE": "1",
+                "QT_QPA_PLATFORM": "xcb",
+                ENV_INSIDE: "1",
+                ENV_DIR: str(root),
+                ENV_PASSWORD: self.password,
+            }
+        )
+        for var in (
+            "DISPLAY",
+            "WAYLAND_DISPLAY",
+            "DBUS_SESSION_BUS_ADDRESS",
+            "GNOME_KEYRING_CONTROL",
+            "SSH_AUTH_SOCK",
+            "XAUTHORITY",
+            "XDG_SESSION_TYPE",
+            "XDG_CURRENT_DESKTOP",
+            "SESSION_MANAGER",
+        ):
             env.pop(var, None)
         self.env = env
 
@@ -643,17 +686,30 @@ class DesktopSession:
             source = _find_service_file(service)
             if source is not None:
                 shutil.copy(source, root / "services" / service)
-        (root / "bus.conf").write_text(_BUS_CONF.format(socket=root / "run" / "bus",
-                                                        servicedir=root / "services"))
+        (root / "bus.conf").write_text(
+            _BUS_CONF.format(socket=root / "run" / "bus", servicedir=root / "services")
+        )
 
-    def _spawn(self, name: str, argv: list[str], *, stdin: int | None = subprocess.DEVNULL,
-               stdout: int | IO[bytes] | None = None,
-               pass_fds: tuple[int, ...] = ()) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        stdin: int | None = subprocess.DEVNULL,
+        stdout: int | IO[bytes] | None = None,
+        pass_fds: tuple[int, ...] = (),
+    ) -> subprocess.Popen[bytes]:
         assert self.root is not None
         log_file = open(self.root / "logs" / f"{name}.log", "wb")  # noqa: SIM115 (kept open)
         popen = subprocess.Popen(
-            argv, env=self.env, stdin=stdin, stdout=stdout if stdout is not None else log_file,
-            stderr=log_file, pass_fds=pass_fds, start_new_session=True, cwd=self.root,
+            argv,
+            env=self.env,
+            stdin=stdin,
+            stdout=stdout if stdout is not None else log_file,
+            stderr=log_file,
+            pass_fds=pass_fds,
+            start_new_session=True,
+            cwd=self.root,
         )
         self._procs.append(_Proc(name, popen, log_file))
         log.debug("started %s pid %d", name, popen.pid)
@@ -662,9 +718,21 @@ class DesktopSession:
     def _start_xvfb(self) -> None:
         read_fd, write_fd = os.pipe()
         try:
-            popen = self._spawn("xvfb", ["Xvfb", "-displayfd", str(write_fd), "-screen", "0",
-                                         "1280x800x24", "-nolisten", "tcp", "-noreset"],
-                                pass_fds=(write_fd,))
+            popen = self._spawn(
+                "xvfb",
+                [
+                    "Xvfb",
+                    "-displayfd",
+                    str(write_fd),
+                    "-screen",
+                    "0",
+                    "1280x800x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                ],
+                pass_fds=(write_fd,),
+            )
             os.close(write_fd)
             write_fd = -1
             number = self._read_line(read_fd, 10.0, "Xvfb to pick a display", popen)
@@ -673,18 +741,33 @@ class DesktopSession:
             if write_fd >= 0:
                 os.close(write_fd)
         self.env["DISPLAY"] = f":{number.strip()}"
-        wait_for(lambda: subprocess.run(["xdpyinfo"], env=self.env, capture_output=True,
-                                        check=False).returncode == 0,
-                 timeout=10.0, interval=0.05, what=f"xdpyinfo on {self.env['DISPLAY']}")
+        wait_for(
+            lambda: (
+                subprocess.run(
+                    ["xdpyinfo"], env=self.env, capture_output=True, check=False
+                ).returncode
+                == 0
+            ),
+            timeout=10.0,
+            interval=0.05,
+            what=f"xdpyinfo on {self.env['DISPLAY']}",
+        )
 
     def _start_bus(self) -> None:
         assert self.root is not None
         read_fd, write_fd = os.pipe()
         try:
-            popen = self._spawn("dbus", ["dbus-daemon", "--nofork", "--nopidfile",
-                                         f"--config-file={self.root / 'bus.conf'}",
-                                         f"--print-address={write_fd}"],
-                                pass_fds=(write_fd,))
+            popen = self._spawn(
+                "dbus",
+                [
+                    "dbus-daemon",
+                    "--nofork",
+                    "--nopidfile",
+                    f"--config-file={self.root / 'bus.conf'}",
+                    f"--print-address={write_fd}",
+                ],
+                pass_fds=(write_fd,),
+            )
             os.close(write_fd)
             write_fd = -1
             address = self._read_line(read_fd, 10.0, "dbus-daemon to print its address", popen)
@@ -699,8 +782,11 @@ class DesktopSession:
         self._spawn("dunst", ["dunst", "-config", str(self.root / "dunstrc")])
 
     def _start_keyring(self) -> None:
-        popen = self._spawn("gnome-keyring", ["gnome-keyring-daemon", "--foreground", "--unlock",
-                                              "--components=secrets"], stdin=subprocess.PIPE)
+        popen = self._spawn(
+            "gnome-keyring",
+            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            stdin=subprocess.PIPE,
+        )
         assert popen.stdin is not None
         popen.stdin.write(self.password.encode())
         popen.stdin.close()
@@ -712,14 +798,29 @@ class DesktopSession:
         address = self.env["DBUS_SESSION_BUS_ADDRESS"]
         with bus_connection(address) as conn:
             for name in (NOTIFICATIONS, SECRETS, WATCHER):
-                self._wait(functools.partial(name_has_owner, name, conn), 15.0,
-                           f"{name} on the bus")
-            self._wait(lambda: get_property(conn, _WATCHER, "IsStatusNotifierHostRegistered"),
-                       15.0, "the tray host (IsStatusNotifierHostRegistered)")
-            self._wait(lambda: not get_property(
-                conn, DBusAddress(default_collection(conn), bus_name=SECRETS,
-                                  interface="org.freedesktop.Secret.Collection"), "Locked"),
-                15.0, "an unlocked login keyring")
+                self._wait(
+                    functools.partial(name_has_owner, name, conn), 15.0, f"{name} on the bus"
+                )
+            self._wait(
+                lambda: get_property(conn, _WATCHER, "IsStatusNotifierHostRegistered"),
+                15.0,
+                "the tray host (IsStatusNotifierHostRegistered)",
+            )
+            self._wait(
+                lambda: (
+                    not get_property(
+                        conn,
+                        DBusAddress(
+                            default_collection(conn),
+                            bus_name=SECRETS,
+                            interface="org.freedesktop.Secret.Collection",
+                        ),
+                        "Locked",
+                    )
+                ),
+                15.0,
+                "an unlocked login keyring",
+            )
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -727,8 +828,9 @@ class DesktopSession:
         def check() -> object:
             for proc in self._procs:
                 if proc.popen.poll() is not None:
-                    raise SessionError(f"{proc.name} exited with {proc.popen.returncode} "
-                                       f"while waiting for {what}")
+                    raise SessionError(
+                        f"{proc.name} exited with {proc.popen.returncode} while waiting for {what}"
+                    )
             return predicate()
 
         try:

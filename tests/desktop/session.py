@@ -35,7 +35,7 @@ def _in_ci() -> bool:
 def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     if "--" in argv:
         split = argv.index("--")
-        own, command = argv[:split], argv[split + 1:]
+        own, command = argv[:split], argv[split + 1 :]
     else:
         own, command = argv, []
     parser = argparse.ArgumentParser(
@@ -43,10 +43,14 @@ def _parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         description="Run CMD inside a private headless desktop session.",
         usage="%(prog)s [--keep] [--allow-skip] [-v] -- CMD ARGS...",
     )
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the session directory (logs, configs) after exit")
-    parser.add_argument("--allow-skip", action="store_true",
-                        help="outside CI, exit 0 with a notice when desktop parts are missing")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the session directory (logs, configs) after exit"
+    )
+    parser.add_argument(
+        "--allow-skip",
+        action="store_true",
+        help="outside CI, exit 0 with a notice when desktop parts are missing",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log session start-up")
     args = parser.parse_args(own)
     if not command:
@@ -89,21 +93,28 @@ def _end_command(child: subprocess.Popen[bytes], signum: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args, command = _parse(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="desktop session: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="desktop session: %(message)s",
+    )
 
     missing = missing_requirements()
     if missing:
         packages = sorted({m.package for m in missing})
         what = ", ".join(m.what for m in missing)
         if args.allow_skip and not _in_ci():
-            print(f"NOTICE: desktop tests NOT run: missing {what}.\n"
-                  f"  Install them with: apt-get install {' '.join(packages)}",
-                  file=sys.stderr)
+            print(
+                f"NOTICE: desktop tests NOT run: missing {what}.\n"
+                f"  Install them with: apt-get install {' '.join(packages)}",
+                file=sys.stderr,
+            )
             return 0
-        print(f"desktop session: missing {what}.\n"
-              f"  Install the Debian packages: apt-get install --no-install-recommends "
-              f"{' '.join(packages)}", file=sys.stderr)
+        print(
+            f"desktop session: missing {what}.\n"
+            f"  Install the Debian packages: apt-get install --no-install-recommends "
+            f"{' '.join(packages)}",
+            file=sys.stderr,
+        )
         return EXIT_MISSING
 
     # Ctrl-C, a CI runner's SIGTERM or a closed terminal all end in the finally below.
@@ -135,8 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         # The teardown below must not be cut short by a second signal.
         for signum in handled:
             signal.signal(signum, signal.SIG_IGN)
-        print(f"desktop session: interrupted ({signal.Signals(exc.signum).name}), cleaning up",
-              file=sys.stderr)
+        print(
+            f"desktop session: interrupted ({signal.Signals(exc.signum).name}), cleaning up",
+            file=sys.stderr,
+        )
         if child is not None:
             _end_command(child, exc.signum)
         return 128 + exc.signum

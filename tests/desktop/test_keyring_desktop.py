@@ -53,9 +53,16 @@ def test_keyring_chooses_secret_service(store: SecretStore) -> None:
     assert status.backend_name == "SecretService Keyring"
     # keyring's own choice, in a clean process, agrees.
     out = subprocess.run(
-        [sys.executable, "-c",
-         "import keyring; k = keyring.get_keyring(); print(type(k).__module__, type(k).__name__)"],
-        capture_output=True, text=True, check=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import keyring; k = keyring.get_keyring(); "
+            "print(type(k).__module__, type(k).__name__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout.split()
     assert out == ["keyring.backends.SecretService", "Keyring"]
 
@@ -87,8 +94,9 @@ def test_client_secret_round_trip(store: SecretStore) -> None:
 
 
 @pytest.mark.usefixtures("unlocked_afterwards")
-def test_locked_keyring_is_reported_then_works_after_unlock(store: SecretStore,
-                                                            account: str) -> None:
+def test_locked_keyring_is_reported_then_works_after_unlock(
+    store: SecretStore, account: str
+) -> None:
     store.set_token(account, "before-lock")
     lock_keyring()
     assert keyring_locked()

@@ -48,8 +48,9 @@ def test_tray_icon_registers_as_status_notifier_item(qtbot: QtBot) -> None:
     tray = QSystemTrayIcon(QIcon(pixmap))
     tray.show()
     try:
-        [item] = wait_for(lambda: [i for i in tray_items() if i.pid == os.getpid()],
-                          what="our StatusNotifierItem")
+        [item] = wait_for(
+            lambda: [i for i in tray_items() if i.pid == os.getpid()], what="our StatusNotifierItem"
+        )
         assert item.path == "/StatusNotifierItem"
     finally:
         tray.hide()

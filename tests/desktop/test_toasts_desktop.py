@@ -44,12 +44,28 @@ from tootbell.ui.toasts import (
 pytestmark = pytest.mark.usefixtures("clean_dunst")
 
 
-def make_toast(key: str = "ana@example.social/n1", *, title: str = "Ana mentioned you",
-               body: str = "Hello there", open_url: str | None = "https://example.social/@ana/1",
-               dismissable: bool = True, kind: str = "mention", urgency: int = 1) -> Toast:
-    return Toast(key=key, account_key="me@example.social", title=title, body=body,
-                 icon_url=None, open_url=open_url, notification_ids=("1",), kind=kind,
-                 dismissable=dismissable, urgency=urgency)
+def make_toast(
+    key: str = "ana@example.social/n1",
+    *,
+    title: str = "Ana mentioned you",
+    body: str = "Hello there",
+    open_url: str | None = "https://example.social/@ana/1",
+    dismissable: bool = True,
+    kind: str = "mention",
+    urgency: int = 1,
+) -> Toast:
+    return Toast(
+        key=key,
+        account_key="me@example.social",
+        title=title,
+        body=body,
+        icon_url=None,
+        open_url=open_url,
+        notification_ids=("1",),
+        kind=kind,
+        dismissable=dismissable,
+        urgency=urgency,
+    )
 
 
 @pytest.fixture
@@ -90,7 +106,8 @@ def test_server_info_and_presence() -> None:
 
 
 def test_toast_appears_with_summary_body_app_name_and_actions(
-        notifier: FreedesktopNotifier, recorder: BusRecorder) -> None:
+    notifier: FreedesktopNotifier, recorder: BusRecorder
+) -> None:
     notifier.show(make_toast(body="Hello there"))
     [call] = answered_calls(recorder, 1)
     assert call.replaces_id == 0
@@ -123,8 +140,7 @@ def test_toast_appears_with_summary_body_app_name_and_actions(
 def test_actions_follow_the_toast(notifier: FreedesktopNotifier, recorder: BusRecorder) -> None:
     notifier.show(make_toast("k/open-only", open_url="https://x.example/1", dismissable=False))
     notifier.show(make_toast("k/dismiss-only", open_url=None, dismissable=True))
-    notifier.show(make_toast("k/none", open_url=None, dismissable=False, kind="follow",
-                             urgency=7))
+    notifier.show(make_toast("k/none", open_url=None, dismissable=False, kind="follow", urgency=7))
     calls = answered_calls(recorder, 3)
     assert [c.actions for c in calls] == [
         ["default", "Open", "open", "Open"],
@@ -135,8 +151,9 @@ def test_actions_follow_the_toast(notifier: FreedesktopNotifier, recorder: BusRe
     assert calls[2].hints["urgency"] == 2
 
 
-def test_avatar_path_is_sent_as_icon_and_image(notifier: FreedesktopNotifier,
-                                               recorder: BusRecorder, tmp_path: Any) -> None:
+def test_avatar_path_is_sent_as_icon_and_image(
+    notifier: FreedesktopNotifier, recorder: BusRecorder, tmp_path: Any
+) -> None:
     avatar = tmp_path / "ana.png"
     pixmap = QPixmap(48, 48)
     pixmap.fill(QColor("#3070c0"))
@@ -147,8 +164,7 @@ def test_avatar_path_is_sent_as_icon_and_image(notifier: FreedesktopNotifier,
     assert call.hints["image-path"] == str(avatar)
 
 
-def test_same_key_replaces_in_place(notifier: FreedesktopNotifier,
-                                    recorder: BusRecorder) -> None:
+def test_same_key_replaces_in_place(notifier: FreedesktopNotifier, recorder: BusRecorder) -> None:
     notifier.show(make_toast("k/coalesced", title="Ana favourited your post"))
     [first] = answered_calls(recorder, 1)
     wait_for(lambda: dunst_displayed() == 1, what="the first toast")
@@ -164,8 +180,9 @@ def test_same_key_replaces_in_place(notifier: FreedesktopNotifier,
     assert [e for e in dunst_history() if e["id"] == first.id] == [entry]
 
 
-def test_other_keys_get_their_own_toasts(notifier: FreedesktopNotifier,
-                                         recorder: BusRecorder) -> None:
+def test_other_keys_get_their_own_toasts(
+    notifier: FreedesktopNotifier, recorder: BusRecorder
+) -> None:
     notifier.show(make_toast("k/a"))
     notifier.show(make_toast("k/b"))
     a, b = answered_calls(recorder, 2)
@@ -174,8 +191,9 @@ def test_other_keys_get_their_own_toasts(notifier: FreedesktopNotifier,
     wait_for(lambda: dunst_displayed() == 2, what="two toasts")
 
 
-def test_default_action_reaches_the_gui_thread(qtbot: QtBot, notifier: FreedesktopNotifier,
-                                               recorder: BusRecorder) -> None:
+def test_default_action_reaches_the_gui_thread(
+    qtbot: QtBot, notifier: FreedesktopNotifier, recorder: BusRecorder
+) -> None:
     notifier.show(make_toast("k/click"))
     answered_calls(recorder, 1)
     wait_for(lambda: dunst_displayed() == 1, what="the toast")
@@ -185,8 +203,9 @@ def test_default_action_reaches_the_gui_thread(qtbot: QtBot, notifier: Freedeskt
 
 
 @pytest.mark.parametrize("action", ["dismiss", "open", "default"])
-def test_named_actions(qtbot: QtBot, notifier: FreedesktopNotifier, recorder: BusRecorder,
-                       action: str) -> None:
+def test_named_actions(
+    qtbot: QtBot, notifier: FreedesktopNotifier, recorder: BusRecorder, action: str
+) -> None:
     notifier.show(make_toast("k/menu"))
     answered_calls(recorder, 1)
     wait_for(lambda: dunst_displayed() == 1, what="the toast")
@@ -195,8 +214,9 @@ def test_named_actions(qtbot: QtBot, notifier: FreedesktopNotifier, recorder: Bu
     assert blocker.args == ["k/menu", action]
 
 
-def test_person_closing_the_toast_emits_closed(qtbot: QtBot, notifier: FreedesktopNotifier,
-                                               recorder: BusRecorder) -> None:
+def test_person_closing_the_toast_emits_closed(
+    qtbot: QtBot, notifier: FreedesktopNotifier, recorder: BusRecorder
+) -> None:
     notifier.show(make_toast("k/closed"))
     answered_calls(recorder, 1)
     wait_for(lambda: dunst_displayed() == 1, what="the toast")
@@ -210,8 +230,9 @@ def test_person_closing_the_toast_emits_closed(qtbot: QtBot, notifier: Freedeskt
     assert again.id != first.id
 
 
-def test_close_withdraws_the_toast(qtbot: QtBot, notifier: FreedesktopNotifier,
-                                   recorder: BusRecorder) -> None:
+def test_close_withdraws_the_toast(
+    qtbot: QtBot, notifier: FreedesktopNotifier, recorder: BusRecorder
+) -> None:
     notifier.show(make_toast("k/withdraw"))
     [call] = answered_calls(recorder, 1)
     wait_for(lambda: dunst_displayed() == 1, what="the toast")
@@ -225,24 +246,39 @@ def test_close_withdraws_the_toast(qtbot: QtBot, notifier: FreedesktopNotifier,
 
 
 @pytest.mark.skipif(shutil.which("xdotool") is None, reason="needs xdotool")
-def test_a_real_click_opens_and_closes(qtbot: QtBot, notifier: FreedesktopNotifier,
-                                       recorder: BusRecorder) -> None:
+def test_a_real_click_opens_and_closes(
+    qtbot: QtBot, notifier: FreedesktopNotifier, recorder: BusRecorder
+) -> None:
     notifier.show(make_toast("k/mouse"))
     answered_calls(recorder, 1)
     wait_for(lambda: dunst_displayed() == 1, what="the toast")
-    window = wait_for(lambda: subprocess.run(
-        ["xdotool", "search", "--onlyvisible", "--class", "Dunst"],
-        capture_output=True, text=True, check=False).stdout.split(), what="dunst's window")[0]
-    with qtbot.waitSignals([notifier.actionInvoked, notifier.closed], timeout=5000,
-                           check_params_cbs=[lambda k, a: (k, a) == ("k/mouse", "default"),
-                                             lambda k, r: (k, r) == ("k/mouse",
-                                                                     REASON_DISMISSED)]):
-        subprocess.run(["xdotool", "mousemove", "--window", window, "20", "10", "click", "1"],
-                       check=True, timeout=10)
+    window = wait_for(
+        lambda: subprocess.run(
+            ["xdotool", "search", "--onlyvisible", "--class", "Dunst"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split(),
+        what="dunst's window",
+    )[0]
+    with qtbot.waitSignals(
+        [notifier.actionInvoked, notifier.closed],
+        timeout=5000,
+        check_params_cbs=[
+            lambda k, a: (k, a) == ("k/mouse", "default"),
+            lambda k, r: (k, r) == ("k/mouse", REASON_DISMISSED),
+        ],
+    ):
+        subprocess.run(
+            ["xdotool", "mousemove", "--window", window, "20", "10", "click", "1"],
+            check=True,
+            timeout=10,
+        )
 
 
-def test_markup_in_names_is_sent_safely(notifier: FreedesktopNotifier,
-                                        recorder: BusRecorder) -> None:
+def test_markup_in_names_is_sent_safely(
+    notifier: FreedesktopNotifier, recorder: BusRecorder
+) -> None:
     # dunst with ``markup = full`` advertises body-markup, so the body is escaped; the
     # summary is plain text by the spec and goes as is.
     assert "body-markup" in notifier.capabilities()
@@ -306,9 +342,12 @@ def test_tray_notifier_fallback(qtbot: QtBot, recorder: BusRecorder) -> None:
     try:
         n.show(make_toast("k/balloon", title="Ana mentioned you", body="Hello there"))
         # Under a StatusNotifier host, Qt hands the message to the notification server itself.
-        call = wait_for(lambda: next((c for c in recorder.notify_calls
-                                      if c.summary == "Ana mentioned you"), None),
-                        what="Qt's Notify call")
+        call = wait_for(
+            lambda: next(
+                (c for c in recorder.notify_calls if c.summary == "Ana mentioned you"), None
+            ),
+            what="Qt's Notify call",
+        )
         assert call.summary == "Ana mentioned you"
         assert call.body == "Hello there"
         # Qt never reports clicks under SNI (XEmbed trays do): simulate the click it would.

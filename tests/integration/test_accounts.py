@@ -62,13 +62,21 @@ def host_of(server: DemoServer) -> str:
 
 
 def browser_sign_in(
-    server: DemoServer, home: Paths, store: SecretStore, browser: Browser | None = None,
+    server: DemoServer,
+    home: Paths,
+    store: SecretStore,
+    browser: Browser | None = None,
     **kw: object,
 ) -> AccountConfig:
     b = browser or Browser()
     return sign_in_with_browser(
-        server.base_url, paths=home, secrets=store, open_url=b, ask_code=b.oob_code,
-        timeout=10, **kw,  # type: ignore[arg-type]
+        server.base_url,
+        paths=home,
+        secrets=store,
+        open_url=b,
+        ask_code=b.oob_code,
+        timeout=10,
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -84,8 +92,9 @@ def files_text(paths: Paths) -> str:
 # --------------------------------------------------------------------------- browser sign-in
 
 
-def test_browser_sign_in(server: DemoServer, home: Paths, store: SecretStore,
-                         keyring_backend: DictKeyring) -> None:
+def test_browser_sign_in(
+    server: DemoServer, home: Paths, store: SecretStore, keyring_backend: DictKeyring
+) -> None:
     said: list[str] = []
     acc = browser_sign_in(server, home, store, progress=said.append)
     host = host_of(server)
@@ -116,8 +125,9 @@ def test_browser_sign_in(server: DemoServer, home: Paths, store: SecretStore,
     assert secret in keyring_backend.data.values()
 
 
-def test_registration_reused_for_second_account(server: DemoServer, home: Paths,
-                                                store: SecretStore) -> None:
+def test_registration_reused_for_second_account(
+    server: DemoServer, home: Paths, store: SecretStore
+) -> None:
     first = browser_sign_in(server, home, store)
     server.signed_in_user = "alice"
     second = browser_sign_in(server, home, store)
@@ -128,8 +138,9 @@ def test_registration_reused_for_second_account(server: DemoServer, home: Paths,
     assert store.get_token(first.key) != store.get_token(second.key)
 
 
-def test_missing_client_secret_registers_again(server: DemoServer, home: Paths,
-                                               store: SecretStore) -> None:
+def test_missing_client_secret_registers_again(
+    server: DemoServer, home: Paths, store: SecretStore
+) -> None:
     first = browser_sign_in(server, home, store)
     store.delete_client_secret(server.base_url)
     second = browser_sign_in(server, home, store)
@@ -138,8 +149,9 @@ def test_missing_client_secret_registers_again(server: DemoServer, home: Paths,
     assert AppRegistry(home, store).get_or_register(server.base_url).client_id == second.client_id
 
 
-def test_two_demo_servers_do_not_collide(server: DemoServer, home: Paths,
-                                         store: SecretStore) -> None:
+def test_two_demo_servers_do_not_collide(
+    server: DemoServer, home: Paths, store: SecretStore
+) -> None:
     with DemoServer() as other:
         a = browser_sign_in(server, home, store)
         b = browser_sign_in(other, home, store)
@@ -147,8 +159,9 @@ def test_two_demo_servers_do_not_collide(server: DemoServer, home: Paths,
     assert store.get_token(a.key) != store.get_token(b.key)
 
 
-def test_denied(server: DemoServer, home: Paths, store: SecretStore,
-                keyring_backend: DictKeyring) -> None:
+def test_denied(
+    server: DemoServer, home: Paths, store: SecretStore, keyring_backend: DictKeyring
+) -> None:
     with pytest.raises(SignInError, match="You declined"):
         browser_sign_in(server, home, store, Browser("deny"))
     assert store.get_token(f"demo@{host_of(server)}") is None
@@ -161,8 +174,9 @@ def test_state_mismatch(server: DemoServer, home: Paths, store: SecretStore) -> 
     assert not server.requests_to("/oauth/token")
 
 
-def test_oob_fallback_when_no_browser_opens(server: DemoServer, home: Paths,
-                                            store: SecretStore) -> None:
+def test_oob_fallback_when_no_browser_opens(
+    server: DemoServer, home: Paths, store: SecretStore
+) -> None:
     browser = Browser(opens=False)
     acc = browser_sign_in(server, home, store, browser)
     assert acc.key == f"demo@{host_of(server)}"
@@ -172,8 +186,9 @@ def test_oob_fallback_when_no_browser_opens(server: DemoServer, home: Paths,
     assert f"redirect_uri={requests.utils.quote(OOB_URI, safe='')}" in tok_req.body.decode()
 
 
-def test_oob_when_server_refused_loopback(server: DemoServer, home: Paths,
-                                          store: SecretStore) -> None:
+def test_oob_when_server_refused_loopback(
+    server: DemoServer, home: Paths, store: SecretStore
+) -> None:
     # A registration that has only the out-of-band redirect (as after a server refused the
     # loopback one): the browser is never asked to open the loopback flow.
     with requests.Session() as s:
@@ -182,44 +197,69 @@ def test_oob_when_server_refused_loopback(server: DemoServer, home: Paths,
             data={"client_name": "Tootbell", "redirect_uris": OOB_URI, "scopes": SCOPES},
             timeout=5,
         ).json()
-    (home.state_dir / "apps.json").write_text(json.dumps({"version": 1, "apps": {
-        server.base_url: {"client_id": app["client_id"], "redirect_uris": [OOB_URI],
-                          "scopes": SCOPES, "vapid_key": ""}}}))
+    (home.state_dir / "apps.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "apps": {
+                    server.base_url: {
+                        "client_id": app["client_id"],
+                        "redirect_uris": [OOB_URI],
+                        "scopes": SCOPES,
+                        "vapid_key": "",
+                    }
+                },
+            }
+        )
+    )
     store.set_client_secret(server.base_url, app["client_secret"])
     opened: list[str] = []
     browser = Browser()
     acc = sign_in_with_browser(
-        server.base_url, paths=home, secrets=store,
-        open_url=lambda url: opened.append(url) or True, ask_code=browser.oob_code, timeout=5,
+        server.base_url,
+        paths=home,
+        secrets=store,
+        open_url=lambda url: opened.append(url) or True,
+        ask_code=browser.oob_code,
+        timeout=5,
     )
     assert opened == []
     assert acc.client_id == app["client_id"]
     assert len(server.requests_to("/api/v1/apps", "POST")) == 1  # the one above
 
 
-def test_pasted_url_with_code_is_accepted(server: DemoServer, home: Paths,
-                                          store: SecretStore) -> None:
+def test_pasted_url_with_code_is_accepted(
+    server: DemoServer, home: Paths, store: SecretStore
+) -> None:
     browser = Browser(opens=False)
 
     def paste_url(url: str) -> str | None:
         code = browser.oob_code(url)
         return f"  https://example.invalid/?code={code}&x=1  "
 
-    acc = sign_in_with_browser(server.base_url, paths=home, secrets=store, open_url=browser,
-                               ask_code=paste_url, timeout=5)
+    acc = sign_in_with_browser(
+        server.base_url, paths=home, secrets=store, open_url=browser, ask_code=paste_url, timeout=5
+    )
     assert store.get_token(acc.key)
 
 
 def test_no_browser_and_no_ask_code(server: DemoServer, home: Paths, store: SecretStore) -> None:
     with pytest.raises(SignInError, match="browser"):
-        sign_in_with_browser(server.base_url, paths=home, secrets=store,
-                             open_url=lambda _u: False, timeout=5)
+        sign_in_with_browser(
+            server.base_url, paths=home, secrets=store, open_url=lambda _u: False, timeout=5
+        )
 
 
 def test_ask_code_cancelled(server: DemoServer, home: Paths, store: SecretStore) -> None:
     with pytest.raises(SignInError, match="cancelled"):
-        sign_in_with_browser(server.base_url, paths=home, secrets=store,
-                             open_url=lambda _u: False, ask_code=lambda _u: None, timeout=5)
+        sign_in_with_browser(
+            server.base_url,
+            paths=home,
+            secrets=store,
+            open_url=lambda _u: False,
+            ask_code=lambda _u: None,
+            timeout=5,
+        )
 
 
 def test_cancel_while_waiting(server: DemoServer, home: Paths, store: SecretStore) -> None:
@@ -230,22 +270,30 @@ def test_cancel_while_waiting(server: DemoServer, home: Paths, store: SecretStor
         return True
 
     with pytest.raises(SignInError, match="cancelled"):
-        sign_in_with_browser(server.base_url, paths=home, secrets=store,
-                             open_url=open_and_walk_away, cancel=cancel, timeout=30)
+        sign_in_with_browser(
+            server.base_url,
+            paths=home,
+            secrets=store,
+            open_url=open_and_walk_away,
+            cancel=cancel,
+            timeout=30,
+        )
 
 
 def test_cancel_before_start(server: DemoServer, home: Paths, store: SecretStore) -> None:
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(SignInError, match="cancelled"):
-        sign_in_with_browser(server.base_url, paths=home, secrets=store,
-                             open_url=Browser(), cancel=cancel, timeout=5)
+        sign_in_with_browser(
+            server.base_url, paths=home, secrets=store, open_url=Browser(), cancel=cancel, timeout=5
+        )
 
 
 def test_timeout(server: DemoServer, home: Paths, store: SecretStore) -> None:
     with pytest.raises(SignInError, match="waited"):
-        sign_in_with_browser(server.base_url, paths=home, secrets=store,
-                             open_url=lambda _u: True, timeout=0.3)
+        sign_in_with_browser(
+            server.base_url, paths=home, secrets=store, open_url=lambda _u: True, timeout=0.3
+        )
 
 
 def test_unreachable_server(home: Paths, store: SecretStore) -> None:
@@ -255,14 +303,16 @@ def test_unreachable_server(home: Paths, store: SecretStore) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(SignInError, match=r"Could not reach 127\.0\.0\.1"):
-        sign_in_with_browser(f"http://127.0.0.1:{port}", paths=home, secrets=store,
-                             open_url=Browser(), timeout=5)
+        sign_in_with_browser(
+            f"http://127.0.0.1:{port}", paths=home, secrets=store, open_url=Browser(), timeout=5
+        )
 
 
 def test_bad_address(home: Paths, store: SecretStore) -> None:
     with pytest.raises(SignInError, match=r"mastodon\.social"):
-        sign_in_with_browser("not a server", paths=home, secrets=store,
-                             open_url=Browser(), timeout=5)
+        sign_in_with_browser(
+            "not a server", paths=home, secrets=store, open_url=Browser(), timeout=5
+        )
     with pytest.raises(SignInError, match=r"mastodon\.social"):
         sign_in_with_token("", "token", secrets=store)
 
@@ -279,8 +329,9 @@ def test_token_sign_in(server: DemoServer, store: SecretStore) -> None:
     assert store.get_token(acc.key) == token
 
 
-def test_token_sign_in_bad_token(server: DemoServer, store: SecretStore,
-                                 keyring_backend: DictKeyring) -> None:
+def test_token_sign_in_bad_token(
+    server: DemoServer, store: SecretStore, keyring_backend: DictKeyring
+) -> None:
     with pytest.raises(SignInError) as info:
         sign_in_with_token(server.base_url, "definitely-not-a-token", secrets=store)
     message = info.value.message
@@ -290,8 +341,7 @@ def test_token_sign_in_bad_token(server: DemoServer, store: SecretStore,
 
 
 @pytest.mark.parametrize("token", ["", "   ", "two words"])
-def test_token_sign_in_empty_or_spaced(server: DemoServer, store: SecretStore,
-                                       token: str) -> None:
+def test_token_sign_in_empty_or_spaced(server: DemoServer, store: SecretStore, token: str) -> None:
     with pytest.raises(SignInError):
         sign_in_with_token(server.base_url, token, secrets=store)
 
@@ -305,8 +355,7 @@ def test_token_sign_in_server_trouble(server: DemoServer, store: SecretStore) ->
 # --------------------------------------------------------------------------- sign out
 
 
-def test_sign_out_revokes_and_forgets(server: DemoServer, home: Paths,
-                                      store: SecretStore) -> None:
+def test_sign_out_revokes_and_forgets(server: DemoServer, home: Paths, store: SecretStore) -> None:
     acc = browser_sign_in(server, home, store)
     token = store.get_token(acc.key)
     assert token
@@ -319,8 +368,9 @@ def test_sign_out_revokes_and_forgets(server: DemoServer, home: Paths,
     assert store.get_client_secret(server.base_url)
 
 
-def test_sign_out_when_server_unreachable(server: DemoServer, home: Paths,
-                                          store: SecretStore) -> None:
+def test_sign_out_when_server_unreachable(
+    server: DemoServer, home: Paths, store: SecretStore
+) -> None:
     acc = browser_sign_in(server, home, store)
     server.faults.queue("/oauth/revoke", "drop")
     note = sign_out(acc, paths=home, secrets=store)
@@ -329,8 +379,7 @@ def test_sign_out_when_server_unreachable(server: DemoServer, home: Paths,
     assert store.get_token(acc.key) is None
 
 
-def test_sign_out_pasted_token_account(server: DemoServer, home: Paths,
-                                       store: SecretStore) -> None:
+def test_sign_out_pasted_token_account(server: DemoServer, home: Paths, store: SecretStore) -> None:
     acc = sign_in_with_token(server.base_url, server.create_token(), secrets=store)
     note = sign_out(acc, paths=home, secrets=store)
     assert note is not None and "Authorized apps" in note

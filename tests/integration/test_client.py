@@ -43,8 +43,6 @@ def client(server: DemoServer, token: str) -> Iterator[MastodonClient]:
         c.close()
 
 
-
-
 @pytest.fixture
 def make_server() -> Iterator[Callable[..., DemoServer]]:
     started: list[DemoServer] = []
@@ -69,8 +67,9 @@ def last_request(server: DemoServer, path_prefix: str) -> Any:
 # --------------------------------------------------------------------------- calls
 
 
-def test_verify_credentials_and_headers(server: DemoServer, client: MastodonClient,
-                                        token: str) -> None:
+def test_verify_credentials_and_headers(
+    server: DemoServer, client: MastodonClient, token: str
+) -> None:
     me = client.verify_credentials()
     assert me.username == "demo"
     req = last_request(server, "/api/v1/accounts/verify_credentials")
@@ -121,8 +120,7 @@ def test_paging_with_link_header(server: DemoServer, client: MastodonClient) -> 
     assert newest.next_max_id is None and newest.prev_min_id is None
 
 
-def test_paging_until_empty_collects_everything(server: DemoServer,
-                                               client: MastodonClient) -> None:
+def test_paging_until_empty_collects_everything(server: DemoServer, client: MastodonClient) -> None:
     ids = [server.add_notification("mention")["id"] for _ in range(7)]
     seen: list[str] = []
     max_id: str | None = None
@@ -251,8 +249,9 @@ def test_capabilities_gotosocial(make_server: Callable[..., DemoServer]) -> None
 # --------------------------------------------------------------------------- avatars
 
 
-def test_get_bytes_same_origin_sends_token(server: DemoServer, client: MastodonClient,
-                                           token: str) -> None:
+def test_get_bytes_same_origin_sends_token(
+    server: DemoServer, client: MastodonClient, token: str
+) -> None:
     me = client.verify_credentials()
     data = client.get_bytes(me.avatar_static, 1_000_000)
     assert data.startswith(b"\x89PNG")
@@ -326,9 +325,7 @@ def test_401_is_auth_error(server: DemoServer, client: MastodonClient) -> None:
 
 
 def test_bad_token_is_auth_error_with_server_words(server: DemoServer) -> None:
-    with MastodonClient(server.base_url, "not-a-real-token") as c, pytest.raises(
-        AuthError
-    ) as info:
+    with MastodonClient(server.base_url, "not-a-real-token") as c, pytest.raises(AuthError) as info:
         c.verify_credentials()
     assert info.value.detail
     assert info.value.detail in info.value.message
@@ -376,16 +373,19 @@ def test_refused_is_network_error() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with MastodonClient(f"http://127.0.0.1:{port}", "tok") as c, pytest.raises(
-        NetworkError
-    ) as info:
+    with (
+        MastodonClient(f"http://127.0.0.1:{port}", "tok") as c,
+        pytest.raises(NetworkError) as info,
+    ):
         c.verify_credentials()
     assert info.value.message == f"Could not reach 127.0.0.1:{port}: the connection was refused"
 
 
 def test_unknown_name_is_network_error() -> None:
-    with MastodonClient("https://tootbell-test.invalid", "tok", timeout=(3, 3)) as c, \
-            pytest.raises(NetworkError) as info:
+    with (
+        MastodonClient("https://tootbell-test.invalid", "tok", timeout=(3, 3)) as c,
+        pytest.raises(NetworkError) as info,
+    ):
         c.verify_credentials()
     assert info.value.message.startswith("Could not reach tootbell-test.invalid")
 
@@ -422,8 +422,13 @@ def test_token_never_in_errors(server: DemoServer, token: str) -> None:
             errors.append(e)
     assert len(errors) == 11
     for e in errors:
-        for text in (str(e), repr(e), getattr(e, "message", ""), getattr(e, "detail", ""),
-                     *map(str, e.args)):
+        for text in (
+            str(e),
+            repr(e),
+            getattr(e, "message", ""),
+            getattr(e, "detail", ""),
+            *map(str, e.args),
+        ):
             assert token not in text
     assert token not in repr(MastodonClient(server.base_url, token))
 
@@ -472,19 +477,26 @@ def test_unparseable_items_are_skipped(caplog: pytest.LogCaptureFixture) -> None
 
 @pytest.mark.parametrize("body", [{"error": "x"}, {"notifications": []}, "text", None])
 def test_notifications_not_a_list_is_bad_response(body: object) -> None:
-    with canned(body) as s, MastodonClient("https://m.example", "tok", session=s) as c, \
-            pytest.raises(BadResponse):
+    with (
+        canned(body) as s,
+        MastodonClient("https://m.example", "tok", session=s) as c,
+        pytest.raises(BadResponse),
+    ):
         c.notifications()
 
 
 def test_403_naming_the_token_is_auth_error() -> None:
-    with canned({"error": "This access token was revoked"}, 403) as s, \
-            MastodonClient("https://m.example", "tok", session=s) as c, \
-            pytest.raises(AuthError):
+    with (
+        canned({"error": "This access token was revoked"}, 403) as s,
+        MastodonClient("https://m.example", "tok", session=s) as c,
+        pytest.raises(AuthError),
+    ):
         c.verify_credentials()
-    with canned({"error": "This action is outside the authorized scopes"}, 403) as s, \
-            MastodonClient("https://m.example", "tok", session=s) as c, \
-            pytest.raises(ApiError) as info:
+    with (
+        canned({"error": "This action is outside the authorized scopes"}, 403) as s,
+        MastodonClient("https://m.example", "tok", session=s) as c,
+        pytest.raises(ApiError) as info,
+    ):
         c.verify_credentials()
     assert type(info.value) is ApiError
     assert info.value.status == 403
@@ -494,9 +506,11 @@ def test_403_naming_the_token_is_auth_error() -> None:
 def test_server_words_are_scrubbed_and_short() -> None:
     tok = "SECRETTOKEN123"
     long = f"Bearer {tok} " + "x" * 500
-    with canned({"error": long}, 422) as s, \
-            MastodonClient("https://m.example", tok, session=s) as c, \
-            pytest.raises(ApiError) as info:
+    with (
+        canned({"error": long}, 422) as s,
+        MastodonClient("https://m.example", tok, session=s) as c,
+        pytest.raises(ApiError) as info,
+    ):
         c.verify_credentials()
     assert tok not in info.value.message
     assert len(info.value.detail) <= 200

@@ -128,9 +128,7 @@ def test_16_px_shows_a_dot_whatever_the_count(qtbot: QtBot) -> None:
 
 def test_states_look_different(qtbot: QtBot) -> None:
     for size in TRAY_SIZES:
-        images = {
-            state: image(render_tray_pixmap(state, 5, size)) for state in TrayState
-        }
+        images = {state: image(render_tray_pixmap(state, 5, size)) for state in TrayState}
         for a in TrayState:
             for b in TrayState:
                 if a is not b:

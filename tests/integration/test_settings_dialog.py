@@ -97,9 +97,7 @@ def click_checkbox(qtbot: QtBot, box: QCheckBox) -> None:
     """Click on the box itself: the widget may be wider than its box and label."""
     option = QStyleOptionButton()
     box.initStyleOption(option)
-    indicator = box.style().subElementRect(
-        QStyle.SubElement.SE_CheckBoxIndicator, option, box
-    )
+    indicator = box.style().subElementRect(QStyle.SubElement.SE_CheckBoxIndicator, option, box)
     qtbot.mouseClick(box, Qt.MouseButton.LeftButton, pos=indicator.center())
 
 
@@ -484,9 +482,7 @@ def test_mnemonics_do_not_clash(dlg: SettingsDialog) -> None:
         texts = set(tabs)
         texts.update(b.text() for b in page.findChildren(QAbstractButton))
         texts.update(lbl.text() for lbl in page.findChildren(QLabel))
-        letters = [
-            t[t.index("&") + 1].lower() for t in texts if "&" in t and not t.startswith("<")
-        ]
+        letters = [t[t.index("&") + 1].lower() for t in texts if "&" in t and not t.startswith("<")]
         assert len(letters) == len(set(letters)), letters
 
 

@@ -341,9 +341,7 @@ def test_summary_comes_before_new_toasts_when_accept_ends_the_pause() -> None:
 
 def test_switched_off_and_hidden_do_not_count_while_paused() -> None:
     inbox, state, _ = make()
-    paused = replace(
-        BASE, pause_until=float("inf"), types={**BASE.types, "favourite": False}
-    )
+    paused = replace(BASE, pause_until=float("inf"), types={**BASE.types, "favourite": False})
     inbox.accept([n(1, "favourite"), n(2, filters=[filt("hide")]), n(3, policy=True)], paused)
     assert state.paused_count == 0
 

@@ -338,11 +338,20 @@ class ScriptedAdapter(requests.adapters.BaseAdapter):
 
 
 def test_register_falls_back_to_oob_when_loopback_is_refused() -> None:
-    adapter = ScriptedAdapter([
-        (422, {"error": "Validation failed: Redirect URI must be an absolute URI."}),
-        (200, {"client_id": "cid", "client_secret": "csecret",
-               "redirect_uri": OOB_URI, "vapid_key": "vk"}),
-    ])
+    adapter = ScriptedAdapter(
+        [
+            (422, {"error": "Validation failed: Redirect URI must be an absolute URI."}),
+            (
+                200,
+                {
+                    "client_id": "cid",
+                    "client_secret": "csecret",
+                    "redirect_uri": OOB_URI,
+                    "vapid_key": "vk",
+                },
+            ),
+        ]
+    )
     with requests.Session() as s:
         s.mount("https://", adapter)
         reg = register_app("https://m.example", session=s)

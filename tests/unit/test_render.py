@@ -350,9 +350,7 @@ def test_markup_in_display_name_stays_text_and_escapes() -> None:
 
 
 def test_escape_markup() -> None:
-    assert escape_markup("a & b < c > d \" e ' f") == (
-        "a &amp; b &lt; c &gt; d &quot; e &#39; f"
-    )
+    assert escape_markup("a & b < c > d \" e ' f") == ("a &amp; b &lt; c &gt; d &quot; e &#39; f")
     assert escape_markup("ok\x00\x08\x1b\x7f") == "ok"
     assert escape_markup("line\nnext\ttab") == "line\nnext\ttab"
     assert escape_markup("lone \ud800 half") == "lone \ufffd half"
@@ -427,8 +425,10 @@ def test_body_text_is_cleaned_too() -> None:
             "@bob hi",
         ),
         ('<a href="https://x/tags/cats" class="mention hashtag">#<span>cats</span></a>', "#cats"),
-        ("<p>Tom &amp; Jerry &lt;3 &quot;x&quot; &#39;y&#39; &#x1F600; caf&eacute;</p>",
-         "Tom & Jerry <3 \"x\" 'y' 😀 café"),
+        (
+            "<p>Tom &amp; Jerry &lt;3 &quot;x&quot; &#39;y&#39; &#x1F600; caf&eacute;</p>",
+            "Tom & Jerry <3 \"x\" 'y' 😀 café",
+        ),
         ("<p>  lots   of \n\t space  </p>", "lots of space"),
         ("<p>a&nbsp;b</p>", "a b"),
         ("<ul><li>one</li><li>two</li></ul>", "• one\n• two"),
@@ -616,10 +616,35 @@ def test_filtered_body() -> None:
 _any_text = st.text(max_size=300)
 _htmlish = st.lists(
     st.sampled_from(
-        ["<p>", "</p>", "<br>", "<a href='x'>", "</a>", '<span class="invisible">',
-         '<span class="ellipsis">', "</span>", "&amp;", "&#", "<", ">", "<!--", "-->",
-         "<![CDATA[", "<script>", "</script>", "<li>", "<ol>", "\u202e", "\x00", "\ud800",
-         "👩\u200d💻", "e\u0301", " ", "\n", "word"]
+        [
+            "<p>",
+            "</p>",
+            "<br>",
+            "<a href='x'>",
+            "</a>",
+            '<span class="invisible">',
+            '<span class="ellipsis">',
+            "</span>",
+            "&amp;",
+            "&#",
+            "<",
+            ">",
+            "<!--",
+            "-->",
+            "<![CDATA[",
+            "<script>",
+            "</script>",
+            "<li>",
+            "<ol>",
+            "\u202e",
+            "\x00",
+            "\ud800",
+            "👩\u200d💻",
+            "e\u0301",
+            " ",
+            "\n",
+            "word",
+        ]
     )
     | _any_text,
     max_size=30,
@@ -642,8 +667,18 @@ def test_html_to_text_never_raises(html: str) -> None:
 @settings(max_examples=100, deadline=None)
 @given(
     ntype=st.sampled_from(
-        ["mention", "status", "reblog", "favourite", "follow", "poll", "admin.report",
-         "severed_relationships", "moderation_warning", "x:y_z"]
+        [
+            "mention",
+            "status",
+            "reblog",
+            "favourite",
+            "follow",
+            "poll",
+            "admin.report",
+            "severed_relationships",
+            "moderation_warning",
+            "x:y_z",
+        ]
     )
     | _any_text.filter(bool),
     display=_any_text,

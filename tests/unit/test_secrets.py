@@ -88,17 +88,38 @@ def store(backend: MemoryKeyring) -> SecretStore:
 @pytest.mark.parametrize(
     ("get", "set_", "delete", "key", "username"),
     [
-        ("get_token", "set_token", "delete_token", "ana@example.social",
-         "token:ana@example.social"),
-        ("get_client_secret", "set_client_secret", "delete_client_secret",
-         "https://example.social", "client-secret:https://example.social"),
-        ("get_push_key", "set_push_key", "delete_push_key", "ana@example.social",
-         "push-key:ana@example.social"),
+        (
+            "get_token",
+            "set_token",
+            "delete_token",
+            "ana@example.social",
+            "token:ana@example.social",
+        ),
+        (
+            "get_client_secret",
+            "set_client_secret",
+            "delete_client_secret",
+            "https://example.social",
+            "client-secret:https://example.social",
+        ),
+        (
+            "get_push_key",
+            "set_push_key",
+            "delete_push_key",
+            "ana@example.social",
+            "push-key:ana@example.social",
+        ),
     ],
 )
-def test_round_trip_uses_documented_names(store: SecretStore, backend: MemoryKeyring, get: str,
-                                          set_: str, delete: str, key: str,
-                                          username: str) -> None:
+def test_round_trip_uses_documented_names(
+    store: SecretStore,
+    backend: MemoryKeyring,
+    get: str,
+    set_: str,
+    delete: str,
+    key: str,
+    username: str,
+) -> None:
     assert getattr(store, get)(key) is None
     getattr(store, set_)(key, SECRET)
     assert backend.data == {(SERVICE, username): SECRET}
@@ -132,8 +153,9 @@ def test_delete_of_missing_entry_is_a_no_op(store: SecretStore) -> None:
     store.delete_client_secret("https://nowhere.example")
 
 
-def test_delete_error_when_entry_stays_is_reported(store: SecretStore,
-                                                   backend: MemoryKeyring) -> None:
+def test_delete_error_when_entry_stays_is_reported(
+    store: SecretStore, backend: MemoryKeyring
+) -> None:
     store.set_token("ana@a.example", SECRET)
 
     def refuse(service: str, username: str) -> None:
@@ -170,8 +192,9 @@ def test_check_reports_locked(store: SecretStore, backend: MemoryKeyring) -> Non
 
 
 @pytest.mark.parametrize("make", [fail.Keyring, PlaintextKeyring, LowPriorityKeyring])
-def test_insecure_or_missing_backend_is_refused(make: Callable[[], keyring.backend.KeyringBackend]
-                                                ) -> None:
+def test_insecure_or_missing_backend_is_refused(
+    make: Callable[[], keyring.backend.KeyringBackend],
+) -> None:
     backend = make()
     store = SecretStore(backend=backend)
     status = store.check()
@@ -212,18 +235,25 @@ def test_is_secure() -> None:
     ("raised", "expected"),
     [
         (keyring.errors.KeyringLocked("Failed to unlock the collection!"), KeyringLocked),
-        (keyring.errors.InitError("Failed to create the collection: Prompt dismissed.."),
-         KeyringLocked),
-        (keyring.errors.NoKeyringError("No recommended backend was available."),
-         KeyringUnavailable),
-        (keyring.errors.InitError("Failed to create the collection: no service."),
-         KeyringUnavailable),
+        (
+            keyring.errors.InitError("Failed to create the collection: Prompt dismissed.."),
+            KeyringLocked,
+        ),
+        (
+            keyring.errors.NoKeyringError("No recommended backend was available."),
+            KeyringUnavailable,
+        ),
+        (
+            keyring.errors.InitError("Failed to create the collection: no service."),
+            KeyringUnavailable,
+        ),
         (keyring.errors.PasswordSetError("boom"), SecretStoreError),
         (OSError("socket closed"), SecretStoreError),
     ],
 )
-def test_errors_are_translated(store: SecretStore, backend: MemoryKeyring,
-                               raised: Exception, expected: type[SecretStoreError]) -> None:
+def test_errors_are_translated(
+    store: SecretStore, backend: MemoryKeyring, raised: Exception, expected: type[SecretStoreError]
+) -> None:
     backend.fail_with = raised
     with pytest.raises(expected) as info:
         store.get_token("ana@a.example")
@@ -241,11 +271,13 @@ def test_locked_message_is_for_people(store: SecretStore, backend: MemoryKeyring
     assert info.value.title == "Keyring locked"
     assert info.value.message == (
         "Your keyring is locked. Unlock it (for example by logging in to your desktop session "
-        "or opening Passwords and Keys) and Tootbell will retry.")
+        "or opening Passwords and Keys) and Tootbell will retry."
+    )
 
 
 def test_other_error_names_the_cause_but_never_the_secret(
-        store: SecretStore, backend: MemoryKeyring, caplog: pytest.LogCaptureFixture) -> None:
+    store: SecretStore, backend: MemoryKeyring, caplog: pytest.LogCaptureFixture
+) -> None:
     backend.fail_with = keyring.errors.PasswordSetError(f"could not store {SECRET!r}")
     caplog.set_level(logging.DEBUG, logger="tootbell.secrets")
     with pytest.raises(SecretStoreError) as info:
@@ -258,7 +290,8 @@ def test_other_error_names_the_cause_but_never_the_secret(
 
 
 def test_success_is_never_logged_with_the_secret(
-        store: SecretStore, caplog: pytest.LogCaptureFixture) -> None:
+    store: SecretStore, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG, logger="tootbell")
     store.set_token("ana@a.example", SECRET)
     assert store.get_token("ana@a.example") == SECRET
@@ -336,7 +369,8 @@ def no_configured_backend(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("no_configured_backend")
 def test_choose_backend_ignores_unregistered_classes_and_the_chainer(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from keyring.backends import chainer
 
     registered = RegisteredKeyring()

@@ -197,7 +197,7 @@ def link_cursors(link_header: str | None) -> tuple[str | None, str | None]:
     next_max: str | None = None
     prev_min: str | None = None
     for part in link_header.split(","):
-        m = re.match(r'\s*<([^>]*)>\s*;(.*)', part)
+        m = re.match(r"\s*<([^>]*)>\s*;(.*)", part)
         if not m:
             continue
         url, attrs = m.group(1), m.group(2)
@@ -267,33 +267,43 @@ def _transport_error(exc: requests.RequestException, host: str, token: str | Non
         TimeoutError, urllib3.exceptions.ReadTimeoutError
     ):
         return NetworkError(f"{reach}: the server took too long to answer")
-    if isinstance(exc, (requests.exceptions.ChunkedEncodingError,
-                        requests.exceptions.ContentDecodingError)) or has(
-        http.client.IncompleteRead, urllib3.exceptions.IncompleteRead,
+    if isinstance(
+        exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
+    ) or has(
+        http.client.IncompleteRead,
+        urllib3.exceptions.IncompleteRead,
         urllib3.exceptions.DecodeError,
     ):
         return BadResponse(f"The answer from {host} was cut off or damaged; try again")
     if isinstance(exc, requests.exceptions.SSLError) or has(ssl.SSLError):
         return NetworkError(
-            f"{reach}: the secure connection failed (certificate problem or an "
-            "interfering network)"
+            f"{reach}: the secure connection failed (certificate problem or an interfering network)"
         )
     if has(urllib3.exceptions.NameResolutionError, socket.gaierror):
         return NetworkError(
-            f"{reach}: the name could not be found (check the address and your internet "
-            "connection)"
+            f"{reach}: the name could not be found (check the address and your internet connection)"
         )
     if isinstance(exc, requests.exceptions.ProxyError):
         return NetworkError(f"{reach}: the proxy refused the connection")
     if has(ConnectionRefusedError):
         return NetworkError(f"{reach}: the connection was refused")
-    if has(http.client.RemoteDisconnected, ConnectionResetError, ConnectionAbortedError,
-           BrokenPipeError):
+    if has(
+        http.client.RemoteDisconnected,
+        ConnectionResetError,
+        ConnectionAbortedError,
+        BrokenPipeError,
+    ):
         return NetworkError(f"{reach}: the connection was closed before the server answered")
     if any(getattr(e, "errno", None) in (errno.ENETUNREACH, errno.EHOSTUNREACH) for e in chain):
         return NetworkError(f"{reach}: the network is unreachable (are you offline?)")
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-                        requests.exceptions.InvalidSchema)):
+    if isinstance(
+        exc,
+        (
+            requests.exceptions.InvalidURL,
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+        ),
+    ):
         return ApiError(f"{host} is not a valid server address")
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return BadResponse(f"{host} sent Tootbell round in redirects")
@@ -442,8 +452,7 @@ class MastodonClient:
             return ServerError(
                 f"{host} has a problem of its own (error {status}){said}", status, detail=detail
             )
-        return ApiError(f"{host} refused the request (error {status}){said}", status,
-                        detail=detail)
+        return ApiError(f"{host} refused the request (error {status}){said}", status, detail=detail)
 
     def _server_text(self, resp: requests.Response) -> str:
         """The server's JSON ``error`` text, when it sent one (unscrubbed); never an HTML page."""
@@ -467,8 +476,7 @@ class MastodonClient:
             return json.loads(resp.content)
         except ValueError:
             raise BadResponse(
-                f"{display_host(resp.url or self.base_url)} sent an answer Tootbell could not "
-                "read",
+                f"{display_host(resp.url or self.base_url)} sent an answer Tootbell could not read",
                 resp.status_code,
             ) from None
         finally:
@@ -576,9 +584,7 @@ class MastodonClient:
         return count
 
     def notifications_marker(self) -> Marker | None:
-        data = self.request_json(
-            "GET", "/api/v1/markers", params=[("timeline[]", "notifications")]
-        )
+        data = self.request_json("GET", "/api/v1/markers", params=[("timeline[]", "notifications")])
         if not isinstance(data, dict):
             raise BadResponse(f"{self.host} sent a read marker Tootbell could not understand")
         raw = data.get("notifications")

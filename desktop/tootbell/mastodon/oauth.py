@@ -182,8 +182,7 @@ def register_app(base_url: str, *, session: requests.Session | None = None) -> A
         except ApiError as e:
             if e.status != 422:
                 raise
-            log.info("%s refused the loopback redirect; registering out-of-band only",
-                     client.host)
+            log.info("%s refused the loopback redirect; registering out-of-band only", client.host)
             data = _post_app(client, OOB_URI)
     except ApiError as e:
         raise _oauth_error("refused to register Tootbell", client.host, e) from e
@@ -192,8 +191,12 @@ def register_app(base_url: str, *, session: requests.Session | None = None) -> A
     if not isinstance(data, dict):
         raise OAuthError(f"{client.host} answered the app registration with something odd.")
     client_id, client_secret = data.get("client_id"), data.get("client_secret")
-    if not isinstance(client_id, str) or not client_id or not isinstance(client_secret, str) \
-            or not client_secret:
+    if (
+        not isinstance(client_id, str)
+        or not client_id
+        or not isinstance(client_secret, str)
+        or not client_secret
+    ):
         raise OAuthError(f"{client.host} did not give Tootbell a client ID and secret.")
     uris_raw = data.get("redirect_uris", data.get("redirect_uri"))
     if isinstance(uris_raw, list):
@@ -310,9 +313,7 @@ def exchange_code(
     return token
 
 
-def revoke(
-    reg: AppRegistration, token: str, *, session: requests.Session | None = None
-) -> None:
+def revoke(reg: AppRegistration, token: str, *, session: requests.Session | None = None) -> None:
     """Tell the server to forget ``token`` (``POST /oauth/revoke``)."""
     client = _client(reg.base_url, session)
     try:
@@ -422,8 +423,12 @@ class LoopbackCatcher:
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         state = query.get("state", "")
         if not secrets.compare_digest(state.encode(), self._state.encode()):
-            self._finish(_Outcome(error="The sign-in answer did not match this sign-in "
-                                        "attempt, so Tootbell ignored it. Please try again."))
+            self._finish(
+                _Outcome(
+                    error="The sign-in answer did not match this sign-in "
+                    "attempt, so Tootbell ignored it. Please try again."
+                )
+            )
             self._reply(
                 req,
                 HTTPStatus.BAD_REQUEST,
@@ -438,8 +443,9 @@ class LoopbackCatcher:
         if error:
             if error == "access_denied":
                 message = "You declined to let Tootbell use your account."
-                title, text = "Not signed in", (
-                    "You declined. You can close this tab; Tootbell has not been given access."
+                title, text = (
+                    "Not signed in",
+                    ("You declined. You can close this tab; Tootbell has not been given access."),
                 )
             else:
                 detail = query.get("error_description") or error

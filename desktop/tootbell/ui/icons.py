@@ -62,6 +62,7 @@ def badge_text(unread: int) -> str:
 
 # --------------------------------------------------------------------------- geometry
 
+
 # The bell, in the 256-unit space of resources/tootbell.svg (same shape, upright).
 def _bell_path() -> QPainterPath:
     body = QPainterPath(QPointF(128, 56))

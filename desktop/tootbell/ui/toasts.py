@@ -123,8 +123,14 @@ class _StatsCounter:
 
     def snapshot(self) -> NotifierStats:
         with self._lock:
-            return NotifierStats(self._shown, self._calls, self._failures, self._total,
-                                 self._max, tuple(self._recent))
+            return NotifierStats(
+                self._shown,
+                self._calls,
+                self._failures,
+                self._total,
+                self._max,
+                tuple(self._recent),
+            )
 
 
 class Notifier(QObject):
@@ -202,8 +208,9 @@ def notify_hints(toast: Toast, icon_path: str | None) -> dict[str, tuple[str, An
     return hints
 
 
-def notify_arguments(toast: Toast, icon_path: str | None, replaces_id: int,
-                     capabilities: tuple[str, ...]) -> tuple[Any, ...]:
+def notify_arguments(
+    toast: Toast, icon_path: str | None, replaces_id: int, capabilities: tuple[str, ...]
+) -> tuple[Any, ...]:
     """The body of a ``Notify`` call (signature ``susssasa{sv}i``)."""
     return (
         APP_NAME,
@@ -239,13 +246,19 @@ def _error_name(msg: Message) -> str:
     return str(msg.header.fields.get(HeaderFields.error_name, "unknown error"))
 
 
-def _call(conn: DBusConnection, method: str, signature: str | None = None,
-          body: tuple[Any, ...] = (), timeout: float = 2.0) -> tuple[Any, ...] | None:
+def _call(
+    conn: DBusConnection,
+    method: str,
+    signature: str | None = None,
+    body: tuple[Any, ...] = (),
+    timeout: float = 2.0,
+) -> tuple[Any, ...] | None:
     """Call a Notifications method; None (logged) on a D-Bus error reply."""
     from jeepney import new_method_call
 
-    reply = conn.send_and_get_reply(new_method_call(_address(), method, signature, body),
-                                    timeout=timeout)
+    reply = conn.send_and_get_reply(
+        new_method_call(_address(), method, signature, body), timeout=timeout
+    )
     if _is_error(reply):
         log.warning("%s failed: %s", method, _error_name(reply))
         return None
@@ -318,8 +331,9 @@ class FreedesktopNotifier(Notifier):
     # Worker thread -> GUI thread: (kind, key, action, reason).
     _event = Signal(str, str, str, int)
 
-    def __init__(self, parent: QObject | None = None, *, bus: str = "SESSION",
-                 call_timeout: float = 5.0) -> None:
+    def __init__(
+        self, parent: QObject | None = None, *, bus: str = "SESSION", call_timeout: float = 5.0
+    ) -> None:
         super().__init__(parent)
         self._bus = bus
         self._call_timeout = call_timeout
@@ -434,13 +448,25 @@ class FreedesktopNotifier(Notifier):
             for member in ("ActionInvoked", "NotificationClosed"):
                 # The bus resolves the well-known sender name; messages carry the unique
                 # name, so the local filter leaves the sender out.
-                proxy.AddMatch(MatchRule(type="signal", sender=BUS_NAME, interface=INTERFACE,
-                                         path=OBJECT_PATH, member=member))
-                conn.filter(MatchRule(type="signal", interface=INTERFACE, path=OBJECT_PATH,
-                                      member=member), queue=self._signals)
-            owner_changed = MatchRule(type="signal", sender="org.freedesktop.DBus",
-                                      interface="org.freedesktop.DBus",
-                                      member="NameOwnerChanged")
+                proxy.AddMatch(
+                    MatchRule(
+                        type="signal",
+                        sender=BUS_NAME,
+                        interface=INTERFACE,
+                        path=OBJECT_PATH,
+                        member=member,
+                    )
+                )
+                conn.filter(
+                    MatchRule(type="signal", interface=INTERFACE, path=OBJECT_PATH, member=member),
+                    queue=self._signals,
+                )
+            owner_changed = MatchRule(
+                type="signal",
+                sender="org.freedesktop.DBus",
+                interface="org.freedesktop.DBus",
+                member="NameOwnerChanged",
+            )
             owner_changed.add_arg_condition(0, BUS_NAME)
             proxy.AddMatch(owner_changed)
             conn.filter(owner_changed, queue=self._signals)
@@ -526,8 +552,7 @@ class FreedesktopNotifier(Notifier):
             return
         if self._caps_stale:
             with contextlib.suppress(TimeoutError, ConnectionError, OSError):
-                self._set_capabilities(_call(conn, "GetCapabilities",
-                                             timeout=self._call_timeout))
+                self._set_capabilities(_call(conn, "GetCapabilities", timeout=self._call_timeout))
         replaces = self._ids_by_key.get(toast.key, 0)
         body = notify_arguments(toast, icon_path, replaces, self._capabilities)
         started = time.perf_counter()
@@ -551,8 +576,12 @@ class FreedesktopNotifier(Notifier):
             self._keys_by_id.pop(replaces, None)
         self._ids_by_key[toast.key] = nid
         self._keys_by_id[nid] = toast.key
-        log.debug("toast %s shown as #%d%s", toast.key, nid,
-                  f" (replacing #{replaces})" if replaces else "")
+        log.debug(
+            "toast %s shown as #%d%s",
+            toast.key,
+            nid,
+            f" (replacing #{replaces})" if replaces else "",
+        )
 
     def _close(self, key: str) -> None:
         nid = self._ids_by_key.pop(key, None)
@@ -596,8 +625,9 @@ class TrayNotifier(Notifier):
         icon = QIcon(icon_path) if icon_path else self._tray.icon()
         started = time.perf_counter()
         if icon.isNull():
-            self._tray.showMessage(toast.title, toast.body,
-                                   QSystemTrayIcon.MessageIcon.Information, self.MESSAGE_MS)
+            self._tray.showMessage(
+                toast.title, toast.body, QSystemTrayIcon.MessageIcon.Information, self.MESSAGE_MS
+            )
         else:
             self._tray.showMessage(toast.title, toast.body, icon, self.MESSAGE_MS)
         self._stats.answered(time.perf_counter() - started)

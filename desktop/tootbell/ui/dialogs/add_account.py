@@ -84,7 +84,7 @@ def error_message(exc: BaseException) -> str:
 
 
 def describe_scopes(scopes: str) -> str:
-    """"read:a read:b write:a push" -> "read: a, b · write: a · push"."""
+    """ "read:a read:b write:a push" -> "read: a, b · write: a · push"."""
     groups: dict[str, list[str]] = {}
     for scope in scopes.split():
         kind, _, what = scope.partition(":")
@@ -285,8 +285,7 @@ class AddAccountDialog(QDialog):
         self.token_section = QWidget(self)
         self.token_section.setObjectName("tokenSection")
         explain = (
-            "Create one in your server's Preferences → Development, with the scopes "
-            "Tootbell needs"
+            "Create one in your server's Preferences → Development, with the scopes Tootbell needs"
         )
         described = describe_scopes(sign_in.scopes)
         explain += f": {described}." if described else "."
@@ -396,9 +395,7 @@ class AddAccountDialog(QDialog):
     @Slot(bool)
     def _on_token_toggled(self, shown: bool) -> None:
         self.token_section.setVisible(shown)
-        self.token_toggle.setArrowType(
-            Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow
-        )
+        self.token_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
         # Enter signs in the way the person is looking at.
         self.browser_button.setDefault(not shown)
         self.browser_button.setAutoDefault(not shown)

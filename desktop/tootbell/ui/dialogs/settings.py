@@ -64,7 +64,21 @@ MIN_POLL_S = 15
 MAX_POLL_S = 60 * 60
 # What the arrows and Page Up/Down step through; typed values in between are kept.
 POLL_STEPS: tuple[int, ...] = (
-    15, 20, 30, 45, 60, 90, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600,
+    15,
+    20,
+    30,
+    45,
+    60,
+    90,
+    120,
+    180,
+    300,
+    600,
+    900,
+    1200,
+    1800,
+    2700,
+    3600,
 )
 
 _TIME_FORMAT = "HH:mm"

@@ -358,3 +358,55 @@ def test_quit_from_the_welcome_window_quits(
     monkeypatch.setattr(app.qapp, "quit", lambda: quits.append(True))
     app.start()
     qtbot.waitUntil(lambda: quits == [True], timeout=5000)
+
+
+def test_first_start_sign_in_with_token_then_toasts(
+    qtbot: QtBot,
+    server: DemoServer,
+    home: Paths,
+    secrets: SecretStore,
+    app_factory: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A person's first start: welcome → Sign in… → pastes a token → toasts arrive."""
+    from PySide6.QtCore import Qt, QTimer
+
+    from tootbell.ui.dialogs.add_account import AddAccountDialog
+    from tootbell.ui.dialogs.first_run import FirstRunWindow
+
+    monkeypatch.setattr(FirstRunWindow, "ask", classmethod(lambda cls, parent=None: "sign_in"))
+    token = server.create_token("demo")
+    typed: list[bool] = []
+
+    def drive() -> None:
+        dlg = next(
+            (
+                w
+                for w in QApplication.topLevelWidgets()
+                if isinstance(w, AddAccountDialog) and w.isVisible()
+            ),
+            None,
+        )
+        if dlg is None:
+            QTimer.singleShot(50, drive)
+            return
+        qtbot.keyClicks(dlg.server_edit, server.base_url)
+        qtbot.mouseClick(dlg.token_toggle, Qt.MouseButton.LeftButton)
+        qtbot.keyClicks(dlg.token_edit, token)
+        qtbot.keyClick(dlg.token_edit, Qt.Key.Key_Return)
+        typed.append(True)
+
+    QTimer.singleShot(50, drive)
+    app, notifier = app_factory(FAST)  # type: ignore[operator]
+    app.start()
+    qtbot.waitUntil(lambda: len(load_config(home).accounts) == 1, timeout=15_000)
+    assert typed == [True]
+    key = load_config(home).accounts[0].key
+    assert key.startswith("demo@")
+    assert secrets.get_token(key) == token
+    qtbot.waitUntil(
+        lambda: key in app.statuses and app.statuses[key].health == "ok", timeout=10_000
+    )
+    n = server.add_notification("mention")
+    app.check_now()
+    qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=10_000)

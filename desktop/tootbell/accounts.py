@@ -127,7 +127,7 @@ class AppRegistry:
         """
         with self._lock:
             reg = self.lookup(base_url)
-            if reg is not None and reg.scopes == SCOPES and reg.redirect_uris:
+            if reg is not None and reg.scopes.startswith(SCOPES) and reg.redirect_uris:
                 return reg
             reg = register_app(base_url, session=session)
             self._secrets.set_client_secret(base_url, reg.client_secret)

@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -150,6 +150,13 @@ class QuietHours:
     end: str = "07:00"
 
 
+_PUSH_CHECKS: dict[str, Callable[[object], bool]] = {
+    "push_listen": lambda v: isinstance(v, str) and ":" in v,
+    "push_catchup_s": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 60,
+    "push_policy": lambda v: v in ("all", "followed", "follower", "none"),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """What the person chose. Immutable: replace the whole object to change it."""
@@ -161,6 +168,9 @@ class Settings:
     coalesce_window_s: int = 60
     away_threshold: int = 8  # more new notifications than this at once -> one summary toast
     show_avatars: bool = True
+    push_listen: str = "127.0.0.1:8765"  # where the Web Push listener binds (host:port)
+    push_catchup_s: int = 600  # the slow poll that runs beside push, so nothing is lost
+    push_policy: str = "all"  # whose notifications the server pushes: all/followed/follower/none
 
     def type_enabled(self, ntype: str) -> bool:
         key = ntype if ntype in self.types else "other"
@@ -205,6 +215,8 @@ class Settings:
                     kwargs[k] = v
             elif k == "show_avatars":
                 kwargs[k] = bool(v)
+            elif k in _PUSH_CHECKS and _PUSH_CHECKS[k](v):
+                kwargs[k] = v
         s = replace(base, **kwargs)
         return replace(s, poll_interval_s=max(15, min(s.poll_interval_s, 3600)))
 
@@ -218,8 +230,9 @@ class AccountConfig:
     account_id: str = ""
     display_name: str = ""
     client_id: str = ""  # not secret; the client secret is in the keyring
-    delivery: str = "poll"
+    delivery: str = "poll"  # "poll", or "push" (Web Push with a slow catch-up poll)
     enabled: bool = True
+    push_public_url: str = ""  # the public HTTPS base URL that forwards to the listener
 
     @property
     def handle(self) -> str:
@@ -286,6 +299,12 @@ class AccountState:
     unread: list[str] = field(default_factory=list)  # ids newer than the marker, not hidden
     paused_count: int = 0  # notifications held back while paused, for the summary toast
     last_poll: float | None = None
+    # Web Push: public parts only; the private key and auth secret are in the keyring.
+    push_path_token: str = ""
+    push_public_key: str = ""
+    push_server_key: str = ""
+    push_endpoint: str = ""
+    last_push_at: float | None = None
 
     def remember(self, ids: Iterable[str]) -> None:
         seen = set(self.seen)
@@ -314,6 +333,12 @@ class AccountState:
         s.paused_count = pc if isinstance(pc, int) else 0
         lp = data.get("last_poll")
         s.last_poll = float(lp) if isinstance(lp, (int, float)) else None
+        for name in ("push_path_token", "push_public_key", "push_server_key", "push_endpoint"):
+            v = data.get(name)
+            if isinstance(v, str):
+                setattr(s, name, v)
+        lpa = data.get("last_push_at")
+        s.last_push_at = float(lpa) if isinstance(lpa, (int, float)) else None
         return s
 
 

@@ -116,7 +116,7 @@ def test_browser_sign_in(
     apps = json.loads((home.state_dir / "apps.json").read_text())
     entry = apps["apps"][server.base_url]
     assert entry["client_id"] == acc.client_id
-    assert entry["scopes"] == SCOPES
+    assert entry["scopes"] == SCOPES + " profile"
     secret = store.get_client_secret(server.base_url)
     assert secret
     on_disk = files_text(home)

@@ -27,6 +27,14 @@ from tootbell.mastodon.oauth import (
 )
 
 
+def test_register_app_without_profile_on_older_servers() -> None:
+    with DemoServer(version="4.0.2") as old:
+        reg = register_app(old.base_url)
+        (req,) = old.requests_to("/api/v1/apps", "POST")
+    assert reg.scopes == SCOPES
+    assert parse_qs(req.body.decode())["scopes"] == [SCOPES]
+
+
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
 
@@ -35,7 +43,7 @@ def test_register_app(server: DemoServer) -> None:
     reg = register_app(server.base_url)
     assert reg.base_url == server.base_url
     assert reg.client_id and reg.client_secret
-    assert reg.scopes == SCOPES
+    assert reg.scopes == SCOPES + " profile"  # 4.5 offers the profile scope
     assert set(reg.redirect_uris) == {LOOPBACK_REDIRECT, OOB_URI}
     assert reg.has_loopback
     assert reg.client_secret not in repr(reg)
@@ -43,7 +51,7 @@ def test_register_app(server: DemoServer) -> None:
     assert req.header("Authorization") is None
     form = parse_qs(req.body.decode())
     assert form["client_name"] == ["Tootbell"]
-    assert form["scopes"] == [SCOPES]
+    assert form["scopes"] == [SCOPES + " profile"]
     assert form["redirect_uris"] == [f"{LOOPBACK_REDIRECT}\n{OOB_URI}"]
     assert form["website"][0].startswith("https://")
 

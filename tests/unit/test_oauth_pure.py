@@ -319,7 +319,8 @@ class ScriptedAdapter(requests.adapters.BaseAdapter):
 
     def __init__(self, answers: list[tuple[int, object]]) -> None:
         super().__init__()
-        self.answers = answers
+        # The first request is the OAuth metadata probe: answer it like a pre-4.3 server.
+        self.answers = [(404, {"error": "Not found"}), *answers]
         self.bodies: list[dict[str, list[str]]] = []
 
     def send(self, request: requests.PreparedRequest, **kwargs: object) -> requests.Response:
@@ -355,7 +356,7 @@ def test_register_falls_back_to_oob_when_loopback_is_refused() -> None:
     with requests.Session() as s:
         s.mount("https://", adapter)
         reg = register_app("https://m.example", session=s)
-    assert [b["redirect_uris"] for b in adapter.bodies] == [
+    assert [b["redirect_uris"] for b in adapter.bodies[1:]] == [
         ["http://127.0.0.1/callback\n" + OOB_URI],
         [OOB_URI],
     ]

@@ -176,14 +176,15 @@ def register_app(base_url: str, *, session: requests.Session | None = None) -> A
     A server that refuses the loopback redirect gets a second, out-of-band-only registration.
     """
     client = _client(base_url, session)
+    scopes = scopes_for(client)
     try:
         try:
-            data = _post_app(client, f"{LOOPBACK_REDIRECT}\n{OOB_URI}")
+            data = _post_app(client, f"{LOOPBACK_REDIRECT}\n{OOB_URI}", scopes)
         except ApiError as e:
             if e.status != 422:
                 raise
             log.info("%s refused the loopback redirect; registering out-of-band only", client.host)
-            data = _post_app(client, OOB_URI)
+            data = _post_app(client, OOB_URI, scopes)
     except ApiError as e:
         raise _oauth_error("refused to register Tootbell", client.host, e) from e
     finally:
@@ -210,20 +211,33 @@ def register_app(base_url: str, *, session: requests.Session | None = None) -> A
         base_url=client.base_url,
         client_id=client_id,
         client_secret=client_secret,
-        scopes=SCOPES,
+        scopes=scopes,
         redirect_uris=uris,
         vapid_key=vapid if isinstance(vapid, str) else "",
     )
 
 
-def _post_app(client: MastodonClient, redirect_uris: str) -> object:
+def scopes_for(client: MastodonClient) -> str:
+    """SCOPES, plus ``profile`` where the server offers it (Mastodon 4.3+ advertises it in
+    its OAuth metadata; older servers answer 404 there and do not know the scope)."""
+    try:
+        meta = client.request_json("GET", "/.well-known/oauth-authorization-server", auth=False)
+    except ApiError:
+        return SCOPES
+    offered = meta.get("scopes_supported") if isinstance(meta, dict) else None
+    if isinstance(offered, list) and "profile" in offered:
+        return f"{SCOPES} profile"
+    return SCOPES
+
+
+def _post_app(client: MastodonClient, redirect_uris: str, scopes: str) -> object:
     return client.request_json(
         "POST",
         "/api/v1/apps",
         data={
             "client_name": APP_NAME,
             "redirect_uris": redirect_uris,
-            "scopes": SCOPES,
+            "scopes": scopes,
             "website": WEBSITE,
         },
         auth=False,
@@ -255,7 +269,7 @@ def authorize_url(
     redirect_uri: str,
     state: str,
     challenge: str,
-    scopes: str = SCOPES,
+    scopes: str | None = None,
 ) -> str:
     """The address to open in the browser so the person can approve Tootbell."""
     query = urlencode(
@@ -263,7 +277,7 @@ def authorize_url(
             "response_type": "code",
             "client_id": reg.client_id,
             "redirect_uri": redirect_uri,
-            "scope": scopes,
+            "scope": scopes or reg.scopes or SCOPES,
             "state": state,
             "code_challenge": challenge,
             "code_challenge_method": "S256",

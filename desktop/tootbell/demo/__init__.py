@@ -6,6 +6,7 @@ Real HTTP with Mastodon's JSON shapes and semantics; see docs/INTERNALS.md.
 from __future__ import annotations
 
 from tootbell.demo.faults import FAULT_KINDS, Fault, FaultScript, RequestLog
+from tootbell.demo.push import PushDelivery
 from tootbell.demo.server import DemoServer
 from tootbell.demo.world import VAPID_PUBLIC_KEY, Pose
 from tootbell.mastodon.oauth import OOB_URI, SCOPES
@@ -19,5 +20,6 @@ __all__ = [
     "Fault",
     "FaultScript",
     "Pose",
+    "PushDelivery",
     "RequestLog",
 ]

@@ -1,9 +1,10 @@
 """The demo Mastodon instance over real HTTP on loopback: :class:`DemoServer`.
 
 A stdlib ``ThreadingHTTPServer`` on 127.0.0.1 answers the Mastodon API calls Tootbell makes
-(apps, OAuth with PKCE, instance, notifications, markers, avatars) with Mastodon's
-semantics, logs every request, and applies the failures a test scripts in ``faults``.
-The state lives in :class:`tootbell.demo.world.DemoWorld`.
+(apps, OAuth with PKCE, instance, notifications, markers, push subscriptions, avatars) with
+Mastodon's semantics, logs every request, and applies the failures a test scripts in
+``faults``. The state lives in :class:`tootbell.demo.world.DemoWorld`; Web Push deliveries
+leave from :class:`tootbell.demo.push.PushSender`.
 """
 
 from __future__ import annotations
@@ -30,18 +31,22 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
 from tootbell.demo import data, png
 from tootbell.demo.faults import Fault, FaultScript, RequestLog
 from tootbell.demo.generator import AutoGenerator, NotificationStream
+from tootbell.demo.push import PUSH_RETRY_DELAYS, PushDelivery, PushSender
 from tootbell.demo.world import (
+    GOTOSOCIAL_ALERT_TYPES,
     KNOWN_SCOPES,
-    VAPID_PUBLIC_KEY,
+    MASTODON_ALERT_TYPES,
     App,
     DemoWorld,
     OAuthFailure,
     Pose,
+    PushSubscriptionRecord,
     RateState,
     Token,
     redirect_uri_matches,
     scope_allows,
 )
+from tootbell.mastodon import webpush
 from tootbell.mastodon.oauth import OOB_URI, SCOPES
 
 logger = logging.getLogger(__name__)
@@ -56,6 +61,10 @@ INVALID_CLIENT = (
 )
 UNSUPPORTED_GRANT = "The authorization grant type is not supported by the authorization server."
 CANNOT_REVOKE = "You are not authorized to revoke this token."
+NEEDS_USER = "This method requires an authenticated user"
+INVALID_PUSH_KEY = "is not a valid Ed25519 or Curve25519 key"  # Mastodon's crypto.errors text
+GTS_HTTPS_ONLY = "Unprocessable Entity: endpoint must be an https:// URL"
+VAPID_SUBJECT = "mailto:admin@demo.invalid"
 
 
 # --------------------------------------------------------------------------- responses
@@ -119,6 +128,32 @@ def _int(value: str | None, default: int) -> int:
         return default
     m = re.match(r"\s*[-+]?\d+", value)
     return int(m.group(0)) if m else 0
+
+
+def _bool_param(value: object) -> bool:
+    """A boolean parameter from JSON (true/false/"1"/0) or a form (Rails' casting)."""
+    return _truthy(Incoming._scalar(value))
+
+
+def _text_param(value: object) -> str:
+    text = Incoming._scalar(value)
+    return text.strip() if text is not None else ""
+
+
+def _dict_param(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _valid_push_endpoint(url: str) -> bool:
+    """Mastodon's UrlValidator: an http or https URL with a host."""
+    if any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
 
 
 # --------------------------------------------------------------------------- requests
@@ -208,6 +243,30 @@ class Incoming:
             return auth[7:].strip() or None
         return self.value("access_token")
 
+    def params(self) -> dict[str, Any]:
+        """All parameters as Rails nests them: the JSON object body, else the query and form
+        with ``a[b][c]=v`` keys made into nested dicts (the last value of a repeated key
+        wins; ``a[]`` arrays are left out)."""
+        if isinstance(self.json_body, dict):
+            return self.json_body
+        tree: dict[str, Any] = {}
+        for source in (self.query, self.form):
+            for key, values in source.items():
+                m = re.fullmatch(r"([^\[\]]+)((?:\[[^\[\]]*\])*)", key)
+                if m is None or not values:
+                    continue
+                path = [m.group(1), *re.findall(r"\[([^\[\]]*)\]", m.group(2))]
+                if "" in path:
+                    continue
+                node = tree
+                for part in path[:-1]:
+                    child = node.get(part)
+                    if not isinstance(child, dict):
+                        child = node[part] = {}
+                    node = child
+                node[path[-1]] = values[-1]
+        return tree
+
     def basic_auth(self) -> tuple[str, str] | None:
         auth = self.headers.get("Authorization") or ""
         if auth[:6].lower() != "basic ":
@@ -253,6 +312,10 @@ class DemoRouter:
         r("DELETE", r"/api/v1/notifications/(?P<id>[^/]+)", self.dismiss)
         r("GET", r"/api/v1/markers", self.markers)
         r("POST", r"/api/v1/markers", self.set_markers)
+        r("POST", r"/api/v1/push/subscription", self.push_subscribe)
+        r("GET", r"/api/v1/push/subscription", self.push_show)
+        r("PUT", r"/api/v1/push/subscription", self.push_update)
+        r("DELETE", r"/api/v1/push/subscription", self.push_unsubscribe)
         r("GET", r"/avatars/(?P<name>[^/]+)\.png", self.avatar)
         r("GET", r"/emoji/(?P<name>[^/]+)\.png", self.emoji)
         r("GET", r"/media/(?P<name>[^/]+)\.png", self.media)
@@ -339,11 +402,15 @@ class DemoRouter:
             raise json_error(403, "This action is outside the authorized scopes")
         return tok
 
-    def _user(self, req: Incoming, *scopes: str) -> str:
+    def _user_token(self, req: Incoming, *scopes: str) -> Token:
+        """The request's token, which must belong to a user (not an app)."""
         tok = self._token(req, *scopes)
         if tok.username is None:
-            raise json_error(422, "This method requires an authenticated user")
-        return tok.username
+            raise json_error(422, NEEDS_USER)
+        return tok
+
+    def _user(self, req: Incoming, *scopes: str) -> str:
+        return cast(str, self._user_token(req, *scopes).username)
 
     # ------------------------------------------------------------------ instance
 
@@ -419,7 +486,7 @@ class DemoRouter:
         config["accounts"] = {"max_featured_tags": 10, "max_pinned_statuses": 5}
         config["translation"] = {"enabled": False}
         if self.pose.has_vapid_in_instance:
-            config["vapid"] = {"public_key": VAPID_PUBLIC_KEY}
+            config["vapid"] = {"public_key": self.world.vapid_public_key}
         out: JSON = {
             "domain": w.domain,
             "title": self.title,
@@ -477,7 +544,7 @@ class DemoRouter:
             )
         except ValueError as exc:
             raise json_error(422, str(exc)) from exc
-        return json_response(200, app.to_json(VAPID_PUBLIC_KEY))
+        return json_response(200, app.to_json(self.world.vapid_public_key))
 
     def app_credentials(self, req: Incoming, m: re.Match[str]) -> Response:
         if self.pose.software == "gotosocial":
@@ -492,7 +559,7 @@ class DemoRouter:
                 "website": app.website if app is not None else None,
                 "scopes": sorted(tok.scopes),
                 "redirect_uris": list(app.redirect_uris) if app is not None else [],
-                "vapid_key": VAPID_PUBLIC_KEY,
+                "vapid_key": self.world.vapid_public_key,
             },
         )
 
@@ -767,6 +834,94 @@ class DemoRouter:
                 out[timeline] = self.world.set_marker(user, timeline, last_read_id)
         return json_response(200, out)
 
+    # ------------------------------------------------------------------ Web Push
+
+    def _push_json(self, sub: PushSubscriptionRecord) -> Response:
+        return json_response(200, sub.to_json(self.pose, self.world.vapid_public_key))
+
+    def _push_data(self, req: Incoming) -> tuple[dict[str, bool], str]:
+        """``data[alerts]`` and ``data[policy]``; a top-level ``policy`` is not read. Mastodon
+        keeps the alert keys it knows (all false unless sent); GoToSocial's form binding drops
+        ``favourite`` and reads ``pending.reblog`` into ``reblog``."""
+        data = _dict_param(req.params().get("data"))
+        raw = _dict_param(data.get("alerts"))
+        gts = self.pose.software == "gotosocial"
+        known = GOTOSOCIAL_ALERT_TYPES if gts else MASTODON_ALERT_TYPES
+        alerts = {
+            key: _bool_param(value)
+            for key, value in raw.items()
+            if key in known and not isinstance(value, (dict, list))
+        }
+        if gts and not isinstance(req.json_body, dict):
+            alerts.pop("favourite", None)
+            if "pending.reblog" in alerts:
+                alerts["reblog"] = alerts["pending.reblog"]
+        return alerts, _text_param(data.get("policy")) or "all"
+
+    def push_subscribe(self, req: Incoming, m: re.Match[str]) -> Response:
+        tok = self._user_token(req, "push")
+        sub = _dict_param(req.params().get("subscription"))
+        if not sub:
+            raise json_error(400, "param is missing or the value is empty: subscription")
+        gts = self.pose.software == "gotosocial"
+        endpoint = _text_param(sub.get("endpoint"))
+        keys = _dict_param(sub.get("keys"))
+        p256dh = _text_param(keys.get("p256dh"))
+        auth = _text_param(keys.get("auth"))
+        if gts and not (endpoint.lower().startswith("https://") and _valid_push_endpoint(endpoint)):
+            raise json_error(422, GTS_HTTPS_ONLY)
+        errors: list[str] = []
+        if not endpoint:
+            errors += ["Endpoint can't be blank", "Endpoint is not a valid URL"]
+        elif not _valid_push_endpoint(endpoint):
+            errors.append("Endpoint is not a valid URL")
+        if not p256dh:
+            errors.append("Key p256dh can't be blank")
+        if not auth:
+            errors.append("Key auth can't be blank")
+        if p256dh and auth:
+            try:  # Mastodon's WebPushKeyValidator: the keys must actually encrypt
+                p256dh = webpush.b64url_encode(webpush.b64url_decode(p256dh))
+                auth = webpush.b64url_encode(webpush.b64url_decode(auth))
+                webpush.encrypt(b"validation_test", public_b64=p256dh, auth_b64=auth)
+            except ValueError:
+                errors.append(INVALID_PUSH_KEY)
+        if errors:
+            raise json_error(422, "Validation failed: " + ", ".join(errors))
+        # GoToSocial is always standard; Mastodon reads the flag from 4.4 on.
+        standard = gts or (self.pose.at_least(4, 4) and _bool_param(sub.get("standard")))
+        alerts, policy = self._push_data(req)
+        record = self.world.subscribe_push(
+            tok,
+            endpoint=endpoint,
+            p256dh=p256dh,
+            auth=auth,
+            standard=standard,
+            alerts=alerts,
+            policy=policy,
+        )
+        return self._push_json(record)
+
+    def push_show(self, req: Incoming, m: re.Match[str]) -> Response:
+        tok = self._user_token(req, "push")
+        record = self.world.push_subscription(tok.value)
+        if record is None:
+            raise json_error(404, NOT_FOUND)
+        return self._push_json(record)
+
+    def push_update(self, req: Incoming, m: re.Match[str]) -> Response:
+        tok = self._user_token(req, "push")
+        alerts, policy = self._push_data(req)
+        record = self.world.update_push_subscription(tok.value, alerts=alerts, policy=policy)
+        if record is None:
+            raise json_error(404, NOT_FOUND)
+        return self._push_json(record)
+
+    def push_unsubscribe(self, req: Incoming, m: re.Match[str]) -> Response:
+        tok = self._user_token(req, "push")
+        self.world.unsubscribe_push(tok.value)
+        return json_response(200, {})
+
     # ------------------------------------------------------------------ images and pages
 
     def avatar(self, req: Incoming, m: re.Match[str]) -> Response:
@@ -997,7 +1152,9 @@ class DemoServer:
 
     Binds in the constructor (so ``base_url`` is known at once); ``start()`` serves in a
     named daemon thread; ``stop()`` shuts down, closes open connections and joins. Also a
-    context manager. ``faults`` scripts failures; ``requests`` logs every request.
+    context manager. ``faults`` scripts failures; ``requests`` logs every request;
+    ``pushes`` logs every Web Push delivery attempt (sent by the thread "demo-push-sender",
+    signed with ``vapid``; ``push_verify`` is ``requests``' ``verify`` for https endpoints).
     """
 
     def __init__(
@@ -1011,6 +1168,8 @@ class DemoServer:
         id_style: str | None = None,
         rate_limit: int = 300,
         rate_period: float = 300.0,
+        push_retry_delays: Sequence[float] = PUSH_RETRY_DELAYS,
+        push_verify: bool | str = True,
     ) -> None:
         pose = Pose.of(version, software)
         style = id_style or ("ulid" if pose.software == "gotosocial" else "numeric")
@@ -1036,6 +1195,14 @@ class DemoServer:
             seed=seed,
         )
         self._router = DemoRouter(self.world)
+        self.vapid = webpush.VapidSigner(
+            self.world.vapid_private_key, self.world.vapid_public_key, VAPID_SUBJECT
+        )
+        self._pusher = PushSender(
+            self.world, self.vapid, retry_delays=push_retry_delays, verify=push_verify
+        )
+        self.pushes: list[PushDelivery] = self._pusher.pushes
+        self.world.add_notification_hook(self._pusher.on_notification)
         self._stream = NotificationStream(self.world, seed=seed)
         self._generator = (
             AutoGenerator(self._stream, auto_generate, seed=seed) if auto_generate else None
@@ -1056,6 +1223,7 @@ class DemoServer:
             daemon=True,
         )
         self._thread.start()
+        self._pusher.start()
         if self._generator is not None:
             self._generator.start()
         logger.info("demo instance serving at %s (%s)", self.base_url, self.version)
@@ -1068,6 +1236,7 @@ class DemoServer:
         self._stopping.set()
         if self._generator is not None:
             self._generator.stop()
+        self._pusher.stop()
         if self._thread is not None:
             self._httpd.shutdown()
         self._httpd.close_connections(timeout=2.0)
@@ -1193,6 +1362,48 @@ class DemoServer:
     def marker(self, username: str = data.LOCAL_USER) -> JSON | None:
         """The user's notifications marker JSON, or None when never set."""
         return self.world.markers(username, ["notifications"]).get("notifications")
+
+    # ------------------------------------------------------------------ Web Push
+
+    @property
+    def push_enabled(self) -> bool:
+        """False drops every push silently (queued and retried ones too), like a relay that
+        loses messages; the notifications stay, for the poll to find."""
+        return self._pusher.enabled
+
+    @push_enabled.setter
+    def push_enabled(self, enabled: bool) -> None:
+        self._pusher.enabled = enabled
+
+    @property
+    def push_retry_delays(self) -> tuple[float, ...]:
+        """Seconds before retry 1, 2, … of a failed push (the last repeats; 5 retries)."""
+        return self._pusher.retry_delays
+
+    @push_retry_delays.setter
+    def push_retry_delays(self, delays: Sequence[float]) -> None:
+        self._pusher.retry_delays = tuple(delays)
+
+    @property
+    def push_verify(self) -> bool | str:
+        """``requests``' ``verify`` for push deliveries: True, False or a CA bundle path."""
+        return self._pusher.verify
+
+    @push_verify.setter
+    def push_verify(self, verify: bool | str) -> None:
+        self._pusher.verify = verify
+
+    def wait_for_pushes(self, count: int, timeout: float = 5.0) -> list[PushDelivery]:
+        """``pushes`` once it holds ``count`` attempts (retries count); TimeoutError after
+        ``timeout`` seconds."""
+        return self._pusher.wait_for(count, timeout)
+
+    def push_subscription(self, token: str) -> JSON | None:
+        """The ``WebPushSubscription`` JSON made with ``token`` (even a revoked one), or None."""
+        record = self.world.push_subscription(token)
+        if record is None:
+            return None
+        return record.to_json(self.world.pose, self.world.vapid_public_key)
 
     def _record(self, entry: RequestLog) -> None:
         with self._log_lock:

@@ -25,6 +25,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
 from tootbell.demo import data
 from tootbell.mastodon.entities import detect_software, id_key
 from tootbell.mastodon.oauth import OOB_URI
@@ -444,14 +447,93 @@ class _Filter:
     keywords: list[JSON] = field(default_factory=list)
 
 
-# A valid uncompressed P-256 point (the curve's generator), base64url: a well-formed VAPID
-# public key. The demo never signs anything with it.
-_P256_G = bytes.fromhex(
-    "04"
-    "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"
-    "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"
+def _demo_vapid_pair() -> tuple[str, str]:
+    """The demo instance's VAPID key pair (private scalar, uncompressed public point), both
+    base64url. Fixed, so the public key is a module constant, and derived from a label rather
+    than written out: it protects nothing."""
+    order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551  # of P-256
+    digest = hashlib.sha256(b"tootbell demo instance VAPID key").digest()
+    scalar = int.from_bytes(digest, "big") % (order - 1) + 1
+    key = ec.derive_private_key(scalar, ec.SECP256R1())
+    public = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return _b64url(scalar.to_bytes(32, "big")), _b64url(public)
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+# Published at /api/v2/instance, in apps' vapid_key and in each subscription's server_key;
+# the demo signs its pushes with the private half.
+VAPID_PRIVATE_KEY, VAPID_PUBLIC_KEY = _demo_vapid_pair()
+
+# What data[alerts] accepts: Mastodon permits every Notification::TYPES key (the rest are
+# dropped); GoToSocial has a fixed set and always reports all of it.
+MASTODON_ALERT_TYPES: tuple[str, ...] = (
+    "mention",
+    "status",
+    "reblog",
+    "follow",
+    "follow_request",
+    "favourite",
+    "poll",
+    "update",
+    "admin.sign_up",
+    "admin.report",
+    "severed_relationships",
+    "moderation_warning",
+    "annual_report",
+    "quote",
+    "quoted_update",
 )
-VAPID_PUBLIC_KEY = base64.urlsafe_b64encode(_P256_G).rstrip(b"=").decode("ascii")
+GOTOSOCIAL_ALERT_TYPES: tuple[str, ...] = (
+    "follow",
+    "follow_request",
+    "favourite",
+    "mention",
+    "reblog",
+    "poll",
+    "status",
+    "update",
+    "admin.sign_up",
+    "admin.report",
+    "pending.favourite",
+    "pending.reply",
+    "pending.reblog",
+)
+PUSH_POLICIES = frozenset({"all", "followed", "follower", "none"})
+
+
+@dataclass
+class PushSubscriptionRecord:
+    """One Web Push subscription; there is at most one per access token."""
+
+    id: int
+    token: str  # the access token that made it (the payload's access_token)
+    username: str
+    endpoint: str
+    p256dh: str  # base64url, no padding
+    auth: str  # base64url, no padding
+    standard: bool  # aes128gcm + RFC 8292 VAPID; else aesgcm + "WebPush <jwt>"
+    alerts: dict[str, bool]  # as stored: Mastodon keeps only the keys sent
+    policy: str = "all"
+
+    def to_json(self, pose: Pose, server_key: str) -> JSON:
+        """The ``WebPushSubscription`` entity as the posed server writes it."""
+        gts = pose.software == "gotosocial"
+        out: JSON = {"id": str(self.id) if gts else self.id, "endpoint": self.endpoint}
+        if gts or pose.at_least(4, 4):
+            out["standard"] = self.standard
+        if gts:
+            out["alerts"] = {t: self.alerts.get(t, False) for t in GOTOSOCIAL_ALERT_TYPES}
+        else:
+            out["alerts"] = dict(self.alerts)
+        out["server_key"] = server_key
+        out["policy"] = self.policy
+        return out
+
+
+NotificationHook = Callable[[str, NoteRecord], None]
 
 
 # --------------------------------------------------------------------------- the world
@@ -493,6 +575,11 @@ class DemoWorld:
         self._rates: dict[str, RateWindow] = {}
         self._personas = {p.acct: p for p in data.PERSONAS}
         self._personas_by_name = {p.username: p for p in data.PERSONAS}
+        self.vapid_private_key = VAPID_PRIVATE_KEY
+        self.vapid_public_key = VAPID_PUBLIC_KEY
+        self._push_subs: dict[str, PushSubscriptionRecord] = {}  # access token -> subscription
+        self._push_serial = 0
+        self._hooks: list[NotificationHook] = []
         self.ensure_local(data.LOCAL_USER)
 
     # ------------------------------------------------------------------ time and ids
@@ -896,7 +983,18 @@ class DemoWorld:
             if len(notes) > 1 and not newer(nid, notes[-2].id):
                 notes.sort(key=lambda n: id_key(n.id))
             logger.debug("notification %s (%s) for %s", nid, ntype, username)
+            for hook in list(self._hooks):
+                try:
+                    hook(username, record)
+                except Exception:  # a hook never stops the notification from existing
+                    logger.exception("notification hook failed")
             return self.render(record, username)
+
+    def add_notification_hook(self, hook: NotificationHook) -> None:
+        """Call ``hook(username, record)`` for every new notification, under the lock (so
+        hooks see notifications in creation order); a hook must not block."""
+        with self.lock:
+            self._hooks.append(hook)
 
     def render(self, note: NoteRecord, username: str) -> JSON:
         """The notification JSON as the posed server would send it."""
@@ -1201,12 +1299,90 @@ class DemoWorld:
             if tok.client_id not in (None, app.client_id):
                 return False
             tok.revoked = True
+            self._push_subs.pop(value, None)  # revoking a token deletes its subscription
             return True
 
     def revoke_all(self) -> None:
         with self.lock:
             for tok in self._tokens.values():
                 tok.revoked = True
+            self._push_subs.clear()
+
+    # ------------------------------------------------------------------ Web Push
+
+    def subscribe_push(
+        self,
+        token: Token,
+        *,
+        endpoint: str,
+        p256dh: str,
+        auth: str,
+        standard: bool,
+        alerts: dict[str, bool],
+        policy: str,
+    ) -> PushSubscriptionRecord:
+        """Create the token's subscription, replacing the one it had."""
+        if token.username is None:
+            raise ValueError("an app token cannot subscribe")
+        with self.lock:
+            self._push_serial += 1
+            sub = PushSubscriptionRecord(
+                id=self._push_serial,
+                token=token.value,
+                username=token.username,
+                endpoint=endpoint,
+                p256dh=p256dh,
+                auth=auth,
+                standard=standard,
+                alerts=dict(alerts),
+                policy=policy,
+            )
+            self._push_subs[token.value] = sub
+            return copy.deepcopy(sub)
+
+    def push_subscription(self, token: str) -> PushSubscriptionRecord | None:
+        """A copy of the subscription made with ``token``, if any."""
+        with self.lock:
+            sub = self._push_subs.get(token)
+            return copy.deepcopy(sub) if sub is not None else None
+
+    def push_subscription_by_id(self, sub_id: int) -> PushSubscriptionRecord | None:
+        with self.lock:
+            for sub in self._push_subs.values():
+                if sub.id == sub_id:
+                    return copy.deepcopy(sub)
+            return None
+
+    def push_subscriptions_for(self, username: str) -> list[PushSubscriptionRecord]:
+        """Copies of every subscription of ``username`` (one per token), oldest first."""
+        with self.lock:
+            subs = [s for s in self._push_subs.values() if s.username == username]
+            return [copy.deepcopy(s) for s in sorted(subs, key=lambda s: s.id)]
+
+    def update_push_subscription(
+        self, token: str, *, alerts: dict[str, bool], policy: str
+    ) -> PushSubscriptionRecord | None:
+        """Replace the data of the token's subscription (alerts and policy as a whole)."""
+        with self.lock:
+            sub = self._push_subs.get(token)
+            if sub is None:
+                return None
+            sub.alerts = dict(alerts)
+            sub.policy = policy
+            return copy.deepcopy(sub)
+
+    def unsubscribe_push(self, token: str) -> bool:
+        with self.lock:
+            return self._push_subs.pop(token, None) is not None
+
+    def drop_push_subscription(self, sub_id: int) -> bool:
+        """Delete the subscription with this id (not one that has since replaced it)."""
+        with self.lock:
+            for token, sub in list(self._push_subs.items()):
+                if sub.id == sub_id:
+                    del self._push_subs[token]
+                    return True
+            return False
 
     # ------------------------------------------------------------------ rate limits
 

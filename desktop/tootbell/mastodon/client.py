@@ -382,6 +382,7 @@ class MastodonClient:
         *,
         params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
         data: Mapping[str, Any] | None = None,
+        json_body: Any = None,
         auth: bool = True,
         stream: bool = False,
         accept: str | None = None,
@@ -397,6 +398,7 @@ class MastodonClient:
                 url,
                 params=params,
                 data=data,
+                json=json_body,
                 headers=headers,
                 timeout=self.timeout,
                 stream=stream,
@@ -489,10 +491,16 @@ class MastodonClient:
         *,
         params: Mapping[str, Any] | Sequence[tuple[str, str]] | None = None,
         data: Mapping[str, Any] | None = None,
+        json_body: Any = None,
         auth: bool = True,
     ) -> Any:
-        """One call against this server, returning the decoded JSON (or raising ApiError)."""
-        return self._json(self._send(method, path, params=params, data=data, auth=auth))
+        """One call against this server, returning the decoded JSON (or raising ApiError).
+
+        ``data`` is sent form-encoded, ``json_body`` as JSON (GoToSocial ignores form-encoded
+        push alerts)."""
+        return self._json(
+            self._send(method, path, params=params, data=data, json_body=json_body, auth=auth)
+        )
 
     def _entity_error(self, what: str, e: Exception) -> BadResponse:
         log.debug("bad %s from %s: %s", what, self.host, e)

@@ -35,7 +35,10 @@ from tootbell.ui.tray import FallbackWindow, Tray, TrayIntents, TrayModel
 from tootbell.ui.workers import AccountStatus, AccountWorker, ToastReady, WorkerHandle
 
 if TYPE_CHECKING:
+    from tootbell.delivery.listener import PushListener, PushRoute
+    from tootbell.delivery.push import RouteTestResult
     from tootbell.demo import DemoServer
+    from tootbell.mastodon.webpush import PushPayload
     from tootbell.secrets import SecretStore
     from tootbell.ui.toasts import Notifier
 
@@ -54,16 +57,31 @@ def instance_name(paths: Paths) -> str:
     return f"tootbell-{uid}-{digest}"
 
 
-def activate_running_instance(paths: Paths, timeout_ms: int = 1000) -> bool:
-    """If Tootbell already runs, ask it to come forward and return True."""
+def ask_running_instance(
+    paths: Paths, command: str, *, timeout_ms: int = 1000, answer_ms: int = 0
+) -> str | None:
+    """Send one command line to a running Tootbell. None when none runs; else its one-line
+    answer (empty when ``answer_ms`` is 0: no answer awaited)."""
     sock = QLocalSocket()
     sock.connectToServer(instance_name(paths))
     if not sock.waitForConnected(timeout_ms):
-        return False
-    sock.write(b"activate\n")
+        return None
+    sock.write(command.encode() + b"\n")
     sock.waitForBytesWritten(timeout_ms)
+    answer = b""
+    deadline = time.monotonic() + answer_ms / 1000
+    while answer_ms and not answer.endswith(b"\n") and time.monotonic() < deadline:
+        if sock.waitForReadyRead(200):
+            answer += bytes(sock.readAll().data())
+        elif sock.state() != QLocalSocket.LocalSocketState.ConnectedState:
+            break
     sock.disconnectFromServer()
-    return True
+    return answer.decode(errors="replace").strip()
+
+
+def activate_running_instance(paths: Paths, timeout_ms: int = 1000) -> bool:
+    """If Tootbell already runs, ask it to come forward and return True."""
+    return ask_running_instance(paths, "activate", timeout_ms=timeout_ms) is not None
 
 
 def pause_until_for(what: str, now: datetime) -> float:
@@ -88,6 +106,9 @@ class TootbellApp(QObject):
     keyringChecked = Signal(object)  # KeyringStatus
     running = Signal()  # tray shown and first polls scheduled
     signOutNote = Signal(str)  # from the sign-out thread: what the person should still do
+    pushArrived = Signal(str, object)  # from the listener thread: account key, PushPayload
+    _routesChanged = Signal()  # from a route-test thread: re-apply the listener's routes
+    _instanceAnswer = Signal(object, str)  # from a thread: answer a command-line request
 
     def __init__(
         self,
@@ -129,6 +150,16 @@ class TootbellApp(QObject):
         self._was_online: bool | None = None
         self._connect_intents()
         self.signOutNote.connect(self._warn)
+        self.pushArrived.connect(self._on_push_arrived)
+        self.listener: PushListener | None = None
+        self.listener_error = ""
+        self._routes: dict[str, PushRoute] = {}
+        self._route_tests: dict[str, tuple[threading.Event, list[float]]] = {}
+        self._route_test_routes: dict[str, PushRoute] = {}
+        self._route_lock = threading.Lock()  # _route_tests, _route_test_routes, _applied_tokens
+        self._applied_tokens: set[str] = set()
+        self._routesChanged.connect(self._apply_routes)
+        self._instanceAnswer.connect(self._on_instance_answer)
 
     # -- start ------------------------------------------------------------------------------
 
@@ -202,12 +233,15 @@ class TootbellApp(QObject):
         worker.toastsReady.connect(self._on_toasts)
         worker.statusChanged.connect(self._on_status)
         worker.dismissFailed.connect(self._on_dismiss_failed)
+        worker.pushRoute.connect(self._on_push_route)
         handle = WorkerHandle(worker)
         self.workers[acc.key] = handle
         handle.start()
 
     def _stop_worker(self, key: str, then: Callable[[], None] | None = None) -> None:
         """Ask a worker to stop without waiting for it: it may be inside a network call."""
+        if self._routes.pop(key, None) is not None:
+            self._apply_routes()
         handle = self.workers.pop(key, None)
         self.statuses.pop(key, None)
         if handle is None or not handle.thread.isRunning():
@@ -435,6 +469,128 @@ class TootbellApp(QObject):
     def _on_dismiss_failed(self, _key: str, message: str) -> None:
         self._warn(f"Could not dismiss the notification on the server: {message}")
 
+    # -- Web Push --------------------------------------------------------------------------
+
+    def _ensure_listener(self) -> PushListener | None:
+        """Start the push listener (once) where the settings say; None when it cannot run."""
+        if self.listener is not None:
+            return self.listener
+        from tootbell.delivery.listener import ListenerError, PushListener
+
+        host, _, port = self.config.settings.push_listen.rpartition(":")
+        listener = PushListener(
+            host.strip("[]") or "127.0.0.1", int(port or 0), on_push=self._listener_push
+        )
+        try:
+            listener.start()
+        except ListenerError as e:
+            self.listener_error = e.message
+            log.warning("push listener: %s", e.message)
+            self._warn(e.message)
+            return None
+        self.listener_error = ""
+        self.listener = listener
+        log.info("push listener on %s:%d", *listener.address)
+        return listener
+
+    def _listener_push(self, account_key: str, payload: PushPayload) -> None:
+        """On a listener thread: hand the push to the GUI thread (and note route tests)."""
+        from tootbell.delivery.push import is_route_test
+
+        if is_route_test(payload):
+            with self._route_lock:
+                waiting = self._route_tests.get(payload.notification_id)
+            if waiting is not None:
+                waiting[1].append(time.monotonic())
+                waiting[0].set()
+            return
+        self.pushArrived.emit(account_key, payload)
+
+    @Slot(str, object)
+    def _on_push_arrived(self, account_key: str, payload: PushPayload) -> None:
+        handle = self.workers.get(account_key)
+        if handle is not None:
+            handle.worker.push_received(payload)
+
+    @Slot(str, object)
+    def _on_push_route(self, account_key: str, route: PushRoute | None) -> None:
+        if account_key not in self.workers:
+            return
+        if route is None:
+            self._routes.pop(account_key, None)
+        else:
+            self._routes[account_key] = route
+        self._apply_routes()
+
+    @Slot()
+    def _apply_routes(self) -> None:
+        with self._route_lock:
+            tests = list(self._route_test_routes.values())
+        routes = [*self._routes.values(), *tests]
+        if routes and self._ensure_listener() is None:
+            return
+        if self.listener is not None:
+            self.listener.set_routes(routes)
+            with self._route_lock:
+                self._applied_tokens = {r.path_token for r in routes}
+
+    def route_test(self, acc: AccountConfig) -> RouteTestResult:
+        """Settings → Test route (runs off the GUI thread): a push to our own keys through the
+        public URL, received by the running listener."""
+        from tootbell.delivery.push import (
+            PushSetupError,
+            RouteTestResult,
+            load_or_create_keys,
+            make_route_test,
+            send_route_test,
+        )
+        from tootbell.secrets import SecretStoreError
+
+        if self.listener is None and self._ensure_listener_from_thread() is None:
+            return RouteTestResult(
+                False, f"The push listener is not running: {self.listener_error}"
+            )
+        from tootbell.config import StateStore
+
+        try:
+            state = StateStore(self.paths).load(acc.key)
+            keys = load_or_create_keys(acc.key, state, self.secrets)
+            test = make_route_test(acc, keys)
+        except PushSetupError as e:
+            return RouteTestResult(False, e.message)
+        except SecretStoreError as e:
+            return RouteTestResult(False, e.message)
+        event, times = threading.Event(), list[float]()
+        with self._route_lock:
+            self._route_tests[test.notification_id] = (event, times)
+            self._route_test_routes[test.notification_id] = test.route
+        self._routesChanged.emit()
+        try:
+            deadline = time.monotonic() + 5
+            while not self._listener_has(test.route) and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+            def received(timeout: float) -> float | None:
+                return times[0] if event.wait(timeout) and times else None
+
+            return send_route_test(test, received)
+        finally:
+            with self._route_lock:
+                self._route_tests.pop(test.notification_id, None)
+                self._route_test_routes.pop(test.notification_id, None)
+            self._routesChanged.emit()
+
+    def _listener_has(self, route: PushRoute) -> bool:
+        with self._route_lock:
+            return self.listener is not None and route.path_token in self._applied_tokens
+
+    def _ensure_listener_from_thread(self) -> PushListener | None:
+        self._routesChanged.emit()
+        deadline = time.monotonic() + 2
+        while self.listener is None and time.monotonic() < deadline and not self.listener_error:
+            time.sleep(0.02)
+        return self.listener
+
     # -- status ----------------------------------------------------------------------------------
 
     @Slot(object)
@@ -527,10 +683,63 @@ class TootbellApp(QObject):
     def _on_second_instance(self) -> None:
         assert self._server is not None
         conn = self._server.nextPendingConnection()
-        if conn is not None:
-            conn.disconnected.connect(conn.deleteLater)
-        log.info("another launch asked this instance to come forward")
-        self.bring_forward()
+        if conn is None:
+            return
+        conn.disconnected.connect(conn.deleteLater)
+        conn.readyRead.connect(lambda c=conn: self._on_instance_command(c))
+
+    def _on_instance_command(self, conn: QLocalSocket) -> None:
+        if not conn.canReadLine():
+            return
+        line = bytes(conn.readLine().data()).decode(errors="replace").strip()
+        command, _, arg = line.partition(" ")
+        if command == "activate":
+            log.info("another launch asked this instance to come forward")
+            self.bring_forward()
+        elif command == "reload":
+            log.info("the command line changed the configuration; reloading")
+            self.reload_config()
+        elif command == "push-test":
+            self._push_test_for(conn, arg)
+
+    def _push_test_for(self, conn: QLocalSocket, key: str) -> None:
+        """`tootbell push test` while the app runs: test through the running listener."""
+        import json
+
+        acc = self.config.account(key)
+        if acc is None:
+            conn.write(json.dumps({"ok": False, "message": f"No account {key}."}).encode() + b"\n")
+            return
+
+        def run() -> None:
+            r = self.route_test(acc)
+            self._instanceAnswer.emit(conn, json.dumps({"ok": r.ok, "message": r.message}))
+
+        threading.Thread(target=run, name="push-route-test", daemon=True).start()
+
+    @Slot(object, str)
+    def _on_instance_answer(self, conn: QLocalSocket, text: str) -> None:
+        if conn.state() == QLocalSocket.LocalSocketState.ConnectedState:
+            conn.write(text.encode() + b"\n")
+            conn.flush()
+
+    def reload_config(self) -> None:
+        """Pick up what the command line changed: restart the workers whose account changed."""
+        new = load_config(self.paths)
+        old = self.config
+        self.config = new
+        for acc in old.accounts:
+            if new.account(acc.key) is None:
+                self._stop_worker(acc.key)
+        for acc in new.accounts:
+            if old.account(acc.key) != acc or acc.key not in self.workers:
+                self._stop_worker(acc.key)
+                if acc.enabled:
+                    self._start_worker(acc)
+        for h in self.workers.values():
+            h.worker.update_settings(new.settings)
+        self._tell_multi_account()
+        self.refresh_ui()
 
     def bring_forward(self) -> None:
         """What a second launch (a double-click on the launcher) does to the running app."""
@@ -558,6 +767,9 @@ class TootbellApp(QObject):
             return
         self._stopped = True
         self._refresh.stop()
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
         # Staged: ask every worker to stop, then wait for each (bounded), never terminate().
         handles = [*self.workers.values(), *self._retiring]
         self.workers.clear()

@@ -54,6 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("--peek", action="store_true", help="do not mark anything as shown")
 
     sub.add_parser("doctor", help="check the desktop, the keyring and every account")
+
+    push = sub.add_parser("push", help="Web Push: enable, disable, status, test")
+    push_sub = push.add_subparsers(dest="push_command", required=True)
+    pe = push_sub.add_parser("enable", help="receive this account's notifications by Web Push")
+    pe.add_argument("acct", help="the account's handle, user@host")
+    pe.add_argument(
+        "--public-url",
+        required=True,
+        help="public HTTPS URL of your relay or tunnel that forwards to the listener",
+    )
+    pe.add_argument("--listen", help="where the listener binds, HOST:PORT (default 127.0.0.1:8765)")
+    pd = push_sub.add_parser("disable", help="stop Web Push for this account (polling goes on)")
+    pd.add_argument("acct")
+    push_sub.add_parser("status", help="push settings and the server's subscription, per account")
+    pt = push_sub.add_parser("test", help="send a test push through the public URL")
+    pt.add_argument("acct")
     return p
 
 
@@ -80,6 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_check(paths, as_json=args.json, peek=args.peek)
     if args.command == "doctor":
         return cmd_doctor(paths)
+    if args.command == "push":
+        from tootbell import push_cli
+
+        if args.push_command == "enable":
+            return push_cli.cmd_enable(paths, args.acct, args.public_url, args.listen)
+        if args.push_command == "disable":
+            return push_cli.cmd_disable(paths, args.acct)
+        if args.push_command == "status":
+            return push_cli.cmd_status(paths)
+        return push_cli.cmd_test(paths, args.acct)
     return run_app(paths, demo=args.demo)
 
 

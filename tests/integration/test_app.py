@@ -14,37 +14,12 @@ import pytest
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
+from recording_notifier import RecordingNotifier
 
 from tootbell.app import TootbellApp
 from tootbell.config import AccountConfig, Paths, Settings, load_config, save_config
 from tootbell.demo import DemoServer
-from tootbell.inbox import Toast
 from tootbell.secrets import SecretStore
-from tootbell.ui.toasts import Notifier
-
-
-class RecordingNotifier(Notifier):
-    """Keeps what would have gone to the notification daemon."""
-
-    shown_signal = Signal()
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.shown: list[tuple[Toast, str | None]] = []
-        self.closed_keys: list[str] = []
-
-    def show(self, toast: Toast, icon_path: str | None) -> None:
-        self.shown.append((toast, icon_path))
-        self.shown_signal.emit()
-
-    def close(self, key: str) -> None:
-        self.closed_keys.append(key)
-
-    def stop(self) -> None:
-        pass
-
-    def ids(self) -> list[str]:
-        return [i for t, _ in self.shown for i in t.notification_ids]
 
 
 class StatusRelay(QObject):

@@ -22,7 +22,7 @@ from tootbell.mastodon.client import (
     NetworkError,
     RateLimited,
 )
-from tootbell.mastodon.entities import Capabilities, id_key
+from tootbell.mastodon.entities import Capabilities, Notification, id_key
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ class PollOutcome:
     error: str = ""  # words for the person when health is not OK
     next_delay_s: float = 60.0
     storage_error: str = ""
+    fresh: list[Notification] = field(default_factory=list)  # not seen before this poll
 
 
 class AccountPoller:
@@ -124,6 +125,7 @@ class AccountPoller:
                 if not page.items and newest is None:
                     break
                 out.new_count += len(page.items)
+                out.fresh.extend(n for n in page.items if not self.state.has_seen(n.id))
                 toasts.extend(self.inbox.accept(page.items, settings))
                 if newest is not None and (
                     self.state.cursor is None or id_key(newest) > id_key(self.state.cursor)

@@ -20,6 +20,9 @@ from tootbell.inbox import Toast
 
 if TYPE_CHECKING:
     from tootbell.delivery.poller import AccountPoller
+    from tootbell.delivery.push import KeywordFilters
+    from tootbell.mastodon.entities import Notification
+    from tootbell.mastodon.webpush import PushPayload
     from tootbell.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -28,6 +31,7 @@ AVATAR_MAX_BYTES = 512 * 1024
 CLOCK_JUMP_CHECK_MS = 15_000
 CLOCK_JUMP_S = 45.0
 KEYRING_RETRY_S = 30.0
+PUSH_BROKEN_AFTER = 2  # catch-up polls in a row that found what push missed
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class AccountStatus:
 
     @property
     def needs_attention(self) -> bool:
-        return self.health in ("auth_failed", "keyring", "error")
+        return self.health in ("auth_failed", "keyring", "error", "push_error", "push_broken")
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class AccountWorker(QObject):
     statusChanged = Signal(object)  # AccountStatus
     readToasts = Signal(list)  # toast keys whose notifications were read elsewhere
     dismissFailed = Signal(str, str)  # toast key, message
+    pushRoute = Signal(str, object)  # account key, PushRoute (None: no route for this account)
     finished = Signal()
 
     # Requests from the GUI thread (queued into this thread).
@@ -68,6 +73,7 @@ class AccountWorker(QObject):
     _stop = Signal()
     _multi = Signal(bool)
     _jumpCheck = Signal()  # lets tests run the clock-jump check in the worker thread
+    _push = Signal(object)  # a PushPayload from the listener thread
 
     def __init__(
         self,
@@ -99,6 +105,13 @@ class AccountWorker(QObject):
         self._stop.connect(self._on_stop)
         self._multi.connect(self._on_multi)
         self._jumpCheck.connect(self._detect_clock_jump)
+        self._push.connect(self._on_push)
+        self._token = ""
+        self._push_ready = False  # subscription verified and route handed to the listener
+        self._push_error = ""
+        self._push_misses = 0  # catch-up polls in a row that found what push did not bring
+        self._pushed_ids: set[str] = set()
+        self._filters: KeywordFilters | None = None
 
     # -- API for the GUI thread (thread-safe: they only emit queued signals) --------------
 
@@ -110,6 +123,9 @@ class AccountWorker(QObject):
 
     def dismiss(self, toast_key: str, notification_ids: list[str]) -> None:
         self._dismiss.emit(toast_key, notification_ids)
+
+    def push_received(self, payload: PushPayload) -> None:
+        self._push.emit(payload)
 
     def set_multi_account(self, multi: bool) -> None:
         self._multi.emit(multi)
@@ -152,6 +168,7 @@ class AccountWorker(QObject):
         from tootbell.logs import register_secret
 
         register_secret(token)
+        self._token = token
         state = self._store.load(self.account.key)
         client = MastodonClient(self.account.base_url, token)
         inbox = Inbox(self.account.key, state, multi_account=self._multi_account)
@@ -171,21 +188,155 @@ class AccountWorker(QObject):
         poller = self._ensure_poller()
         if poller is None:
             return
-        outcome = poller.poll(self._settings_value)
+        settings = self._settings_value
+        if self.account.delivery == "push" and not self._push_ready:
+            self._setup_push(poller)
+        elif self.account.delivery != "push" and poller.state.push_endpoint:
+            self._teardown_push(poller)
+        outcome = poller.poll(settings)
         self._last_check = time.time()
         self._unread = poller.inbox.unread_count
         if outcome.toasts:
             self.toastsReady.emit([self._with_icon(t) for t in outcome.toasts])
         if outcome.health.value == "ok":
-            text = "Up to date"
+            self._note_push_misses(outcome.fresh)
             if outcome.storage_error:
                 self._emit_status("error", outcome.storage_error)
+            elif self.account.delivery == "push" and self._push_error:
+                self._emit_status("push_error", self._push_error)
+            elif self._push_ready and self._push_misses >= PUSH_BROKEN_AFTER:
+                self._emit_status(
+                    "push_broken",
+                    "Push route looks broken: notifications arrive only by the catch-up "
+                    "check. Run Test route in Settings.",
+                )
             else:
-                self._emit_status("ok", text)
+                self._emit_status("ok", "Up to date" + (" · push" if self._push_ready else ""))
         else:
             self._emit_status(outcome.health.value, outcome.error)
         if outcome.health.value != "auth_failed" and not self._stopping.is_set():
-            self._schedule(outcome.next_delay_s)
+            delay = outcome.next_delay_s
+            if self._push_ready and outcome.health.value == "ok":
+                delay = float(settings.push_catchup_s)
+            self._schedule(delay)
+
+    # -- Web Push ------------------------------------------------------------------------
+
+    def _setup_push(self, poller: AccountPoller) -> None:
+        """Keys, subscription and route; on failure polling goes on at the normal interval."""
+        from tootbell.delivery.push import (
+            PushSetupError,
+            ensure_subscription,
+            load_or_create_keys,
+            route_for,
+        )
+        from tootbell.mastodon.client import ApiError
+        from tootbell.secrets import SecretStoreError
+
+        state = poller.state
+        try:
+            keys = load_or_create_keys(self.account.key, state, self._secrets)
+            if poller.capabilities is None:
+                poller.capabilities = poller.client.capabilities()
+            ensure_subscription(
+                poller.client, self.account, state, keys, self._settings_value, poller.capabilities
+            )
+            self._store.save(self.account.key, state)
+            self._refresh_filters(poller)
+        except PushSetupError as e:
+            self._push_error = f"Push is not working: {e.message}"
+        except ApiError as e:
+            self._push_error = f"Push is not set up yet: {e.message}"
+        except SecretStoreError as e:
+            self._push_error = f"Push is not set up yet: {e.message}"
+        except OSError as e:  # state could not be saved
+            self._push_error = f"Push is not set up yet: {e}"
+        else:
+            self._push_error = ""
+            self._push_ready = True
+            self._push_misses = 0
+            self.pushRoute.emit(self.account.key, route_for(self.account, state, keys, self._token))
+            return
+        log.info("%s: %s", self.account.key, self._push_error)
+
+    def _teardown_push(self, poller: AccountPoller) -> None:
+        """Push switched off: delete the server's subscription and forget the keys."""
+        from tootbell.delivery.push import disable_push
+        from tootbell.mastodon.client import ApiError
+        from tootbell.secrets import SecretStoreError
+
+        try:
+            disable_push(poller.client, self.account.key, poller.state, self._secrets)
+            self._store.save(self.account.key, poller.state)
+        except (ApiError, SecretStoreError) as e:
+            log.info("%s: push not switched off yet: %s", self.account.key, e.message)
+            return
+        except OSError as e:
+            log.info("%s: push state not saved: %s", self.account.key, e)
+        self._push_ready = False
+        self.pushRoute.emit(self.account.key, None)
+
+    def _refresh_filters(self, poller: AccountPoller) -> None:
+        from tootbell.delivery.push import KeywordFilters
+        from tootbell.mastodon.client import ApiError
+
+        filters = self._filters or KeywordFilters()
+        try:
+            filters.refresh(poller.client)
+        except ApiError as e:
+            log.info("%s: keyword filters not loaded: %s", self.account.key, e.message)
+        self._filters = filters
+
+    def _note_push_misses(self, fresh: list[Notification]) -> None:
+        """Count catch-up polls that found notifications push should have brought."""
+        if not self._push_ready:
+            return
+        settings = self._settings_value
+        missed = [
+            n
+            for n in fresh
+            if n.id not in self._pushed_ids and not n.filtered and settings.type_enabled(n.type)
+        ]
+        self._push_misses = self._push_misses + 1 if missed else 0
+
+    @Slot(object)
+    def _on_push(self, payload: PushPayload) -> None:
+        from tootbell.delivery.push import KeywordFilters, fallback_toast
+        from tootbell.mastodon.client import ApiError
+
+        poller = self._ensure_poller()
+        if poller is None or self._stopping.is_set():
+            return
+        nid = payload.notification_id
+        self._pushed_ids.add(nid)
+        if len(self._pushed_ids) > 5000:
+            self._pushed_ids.clear()
+        self._push_misses = 0
+        state = poller.state
+        state.last_push_at = time.time()
+        settings = self._settings_value
+        try:
+            n = poller.client.notification(nid)
+        except ApiError as e:
+            log.info("%s: pushed notification not fetched (%s)", self.account.key, e.message)
+            toasts = []
+            if not state.has_seen(nid):
+                t = fallback_toast(
+                    self.account.key, payload, self._filters or KeywordFilters(), settings
+                )
+                if t is not None and poller.inbox.hold_reason(settings) is None:
+                    state.remember([nid])
+                    toasts = [t]
+        else:
+            toasts = poller.inbox.finish_batch(poller.inbox.accept([n], settings), settings)
+        try:
+            self._store.save(self.account.key, state)
+        except OSError as e:
+            log.warning("%s", getattr(e, "message", e))
+        self._unread = poller.inbox.unread_count
+        if toasts:
+            self.toastsReady.emit([self._with_icon(t) for t in toasts])
+        self._emit_status("ok", "Up to date · push")
 
     def _schedule(self, seconds: float) -> None:
         if self._timer is not None and not self._stopping.is_set():
@@ -200,7 +351,13 @@ class AccountWorker(QObject):
     def _on_settings(self, settings: Settings) -> None:
         old = self._settings_value
         self._settings_value = settings
-        if self._timer is not None and old.poll_interval_s != settings.poll_interval_s:
+        push_changed = old.types != settings.types or old.push_policy != settings.push_policy
+        if self._push_ready and push_changed:
+            self._push_ready = False  # the next check sends the full alert set again (PUT)
+        if self._timer is not None and (
+            old.poll_interval_s != settings.poll_interval_s
+            or (push_changed and not self._push_ready)
+        ):
             self._timer.start(0)
         elif self._poller is not None and old.pause_until != settings.pause_until:
             toasts = self._poller.inbox.tick(settings)

@@ -1,0 +1,188 @@
+"""Web Push through the whole app: the demo instance encrypts and POSTs each notification to
+the app's listener over loopback (the demo, unlike Mastodon, may deliver to 127.0.0.1), the
+worker fetches it and the inbox turns it into a toast; the slow catch-up poll covers a broken
+route. The notification daemon is a recording Notifier here; tests/desktop uses real dunst.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+from recording_notifier import RecordingNotifier
+
+from tootbell.app import TootbellApp
+from tootbell.config import AccountConfig, Paths, Settings, StateStore, load_config, save_config
+from tootbell.demo import DemoServer
+from tootbell.secrets import SecretStore
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def push_setup(
+    qapp: QApplication, server: DemoServer, home: Paths, secrets: SecretStore
+) -> Iterator[tuple[TootbellApp, RecordingNotifier, AccountConfig]]:
+    port = free_port()
+    token = server.create_token("demo")
+    host = server.base_url.split("//", 1)[1]
+    acc = AccountConfig(
+        key=f"demo@{host}",
+        base_url=server.base_url,
+        delivery="push",
+        push_public_url=f"http://127.0.0.1:{port}",
+    )
+    secrets.set_token(acc.key, token)
+    settings = Settings(poll_interval_s=3600, push_listen=f"127.0.0.1:{port}", push_catchup_s=3600)
+    save_config(home, replace(load_config(home), settings=settings, accounts=(acc,)))
+    notifier = RecordingNotifier()
+    app = TootbellApp(qapp, paths=home, secrets=secrets, notifier=notifier, use_tray=False)
+    app.start()
+    yield app, notifier, acc
+    app.shutdown()
+
+
+def wait_push_ready(qtbot: QtBot, app: TootbellApp, key: str) -> None:
+    qtbot.waitUntil(
+        lambda: key in app.statuses and app.statuses[key].text.endswith("push"), timeout=15_000
+    )
+
+
+def test_a_push_becomes_a_toast_without_polling(
+    qtbot: QtBot,
+    server: DemoServer,
+    home: Paths,
+    secrets: SecretStore,
+    push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig],
+) -> None:
+    app, notifier, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    # the subscription the server holds points at the listener and carries standard + policy
+    sub = server.push_subscription(secrets.get_token(acc.key) or "")
+    assert sub is not None and sub["endpoint"].startswith(acc.push_public_url + "/push/")
+    # the push private key and auth secret are in the keyring, not in state
+    stored = StateStore(home).load(acc.key)
+    raw = secrets.get_push_key(acc.key)
+    assert raw and stored.push_public_key and stored.push_public_key in raw
+    state_text = ""
+    for p in home.state_dir.rglob("*.json"):
+        state_text += p.read_text()
+    import json
+
+    private = json.loads(raw)["private"]
+    assert private not in state_text
+
+    server.clear_requests()
+    started = time.monotonic()
+    n = server.add_notification("mention", from_user="ana", status_text="Pushed to you")
+    qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=5000)
+    took = time.monotonic() - started
+    assert took < 2.0
+    # it came by push: the worker fetched that one notification, no list poll happened
+    paths = [r.path for r in server.requests]
+    assert f"/api/v1/notifications/{n['id']}" in paths
+    assert "/api/v1/notifications" not in paths
+    toast = next(t for t, _ in notifier.shown if n["id"] in t.notification_ids)
+    assert toast.title.endswith("mentioned you") and "Pushed to you" in toast.body
+    # a later catch-up poll does not show it again
+    app.check_now()
+    qtbot.wait(800)
+    assert notifier.ids().count(n["id"]) == 1
+
+
+def test_filtered_posts_stay_hidden_when_pushed(
+    qtbot: QtBot,
+    server: DemoServer,
+    push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig],
+) -> None:
+    app, notifier, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    hidden = server.add_notification("mention", filtered_action="hide")
+    shown = server.add_notification("mention", status_text="visible one")
+    qtbot.waitUntil(lambda: shown["id"] in notifier.ids(), timeout=5000)
+    server.wait_for_pushes(2)
+    qtbot.wait(300)
+    assert hidden["id"] not in notifier.ids()
+
+
+def test_test_route_reports_success_and_time(
+    qtbot: QtBot, push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig]
+) -> None:
+    import threading
+
+    app, notifier, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    results: list[object] = []
+    t = threading.Thread(target=lambda: results.append(app.route_test(acc)))
+    t.start()
+    qtbot.waitUntil(lambda: bool(results), timeout=15_000)
+    t.join()
+    result = results[0]
+    assert result.ok is True, result.message
+    assert "ms" in result.message
+    assert notifier.shown == []  # a route test is never a toast
+
+
+def test_test_route_explains_a_dead_relay(
+    qtbot: QtBot, push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig]
+) -> None:
+    import threading
+
+    app, _, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    dead = replace(acc, push_public_url=f"http://127.0.0.1:{free_port()}")
+    results: list[object] = []
+    t = threading.Thread(target=lambda: results.append(app.route_test(dead)))
+    t.start()
+    qtbot.waitUntil(lambda: bool(results), timeout=20_000)
+    t.join()
+    assert results[0].ok is False
+    assert "refused" in results[0].message
+
+
+def test_broken_route_is_said_and_the_catch_up_poll_loses_nothing(
+    qtbot: QtBot,
+    server: DemoServer,
+    push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig],
+) -> None:
+    app, notifier, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    server.push_enabled = False  # the relay broke: the server's pushes go nowhere
+    first = server.add_notification("mention")
+    app.check_now()
+    qtbot.waitUntil(lambda: first["id"] in notifier.ids(), timeout=10_000)
+    second = server.add_notification("mention")
+    app.check_now()
+    qtbot.waitUntil(lambda: second["id"] in notifier.ids(), timeout=10_000)
+    qtbot.waitUntil(lambda: app.statuses[acc.key].health == "push_broken", timeout=5000)
+    assert "Push route looks broken" in app.statuses[acc.key].text
+    assert app.model().state.name == "ERROR"
+    # the route comes back: the next push clears the warning
+    server.push_enabled = True
+    third = server.add_notification("mention")
+    qtbot.waitUntil(lambda: third["id"] in notifier.ids(), timeout=5000)
+    qtbot.waitUntil(lambda: app.statuses[acc.key].health == "ok", timeout=5000)
+
+
+def test_switching_push_off_deletes_the_subscription(
+    qtbot: QtBot,
+    server: DemoServer,
+    secrets: SecretStore,
+    push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig],
+) -> None:
+    app, _, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    token = secrets.get_token(acc.key) or ""
+    assert server.push_subscription(token) is not None
+    app.add_account(replace(acc, delivery="poll"))
+    qtbot.waitUntil(lambda: server.push_subscription(token) is None, timeout=10_000)
+    qtbot.waitUntil(lambda: secrets.get_push_key(acc.key) is None, timeout=5000)

@@ -147,6 +147,11 @@ def check_accounts(paths: Paths, store: object | None) -> list[Finding]:
                         f"server {server}; delivery: {acc.delivery}",
                     )
                 )
+                if acc.delivery == "push":
+                    from tootbell.push_cli import route_test
+
+                    r = route_test(paths, acc)
+                    found.append(Finding(r.ok, f"Push route {acc.key}", r.message))
             except ApiError as e:
                 found.append(
                     Finding(

@@ -205,3 +205,43 @@ def test_locked_keyring_is_said_plainly_then_recovers_after_unlock(
         if keyring_locked():
             unlock_keyring()
         secrets.delete_token(acc.key)
+
+
+def test_a_push_becomes_a_real_toast_within_a_second(
+    qapp: QApplication, qtbot: QtBot, paths: Paths, demo: DemoServer
+) -> None:
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    secrets = SecretStore()
+    host = demo.base_url.split("//", 1)[1]
+    acc = AccountConfig(
+        key=f"pushed@{host}",
+        base_url=demo.base_url,
+        delivery="push",
+        push_public_url=f"http://127.0.0.1:{port}",
+    )
+    secrets.set_token(acc.key, demo.create_token("demo"))
+    settings = Settings(poll_interval_s=3600, push_listen=f"127.0.0.1:{port}", push_catchup_s=3600)
+    save_config(paths, load_config(paths).__class__(settings=settings, accounts=(acc,)))
+    app = TootbellApp(qapp, paths=paths)
+    try:
+        app.start()
+        qtbot.waitUntil(
+            lambda: acc.key in app.statuses and app.statuses[acc.key].text.endswith("push"),
+            timeout=15_000,
+        )
+        with BusRecorder() as rec:
+            started = time.monotonic()
+            demo.add_notification("mention", from_user="ana", status_text="Straight from push")
+            qtbot.waitUntil(lambda: bool(calls_for(rec, "Straight from push")), timeout=3000)
+            took = time.monotonic() - started
+        assert took < 1.0
+        assert calls_for(rec, "Straight from push")[0].summary.endswith("mentioned you")
+    finally:
+        app.shutdown()
+        secrets.delete_token(acc.key)
+        secrets.delete_push_key(acc.key)

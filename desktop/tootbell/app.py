@@ -288,6 +288,8 @@ class TootbellApp(QObject):
         self._tell_multi_account()
 
         def run() -> None:
+            if acc.delivery == "push":
+                _drop_push_subscription(acc, paths, self.secrets)
             try:
                 note = sign_out(acc, paths=self.paths, secrets=self.secrets)
             except Exception as e:  # the account is already removed here; say what is left
@@ -789,6 +791,23 @@ class TootbellApp(QObject):
         if self._demo_dir is not None:
             with contextlib.suppress(OSError):
                 self._demo_dir.cleanup()
+
+
+def _drop_push_subscription(acc: AccountConfig, paths: Paths, secrets: SecretStore) -> None:
+    """Before signing out: delete the server's push subscription and forget the push keys
+    (a pasted token cannot be revoked, so its subscription would otherwise live on)."""
+    from tootbell.config import StateStore
+    from tootbell.delivery.push import disable_push
+    from tootbell.mastodon.client import ApiError, MastodonClient
+    from tootbell.secrets import SecretStoreError
+
+    state = StateStore(paths).load(acc.key)
+    try:
+        token = secrets.get_token(acc.key)
+        with MastodonClient(acc.base_url, token) as client:
+            disable_push(client if token else None, acc.key, state, secrets)
+    except (ApiError, SecretStoreError) as e:
+        log.info("%s: push subscription not deleted: %s", acc.key, e.message)
 
 
 def _real_secrets() -> SecretStore:

@@ -186,3 +186,40 @@ def test_switching_push_off_deletes_the_subscription(
     app.add_account(replace(acc, delivery="poll"))
     qtbot.waitUntil(lambda: server.push_subscription(token) is None, timeout=10_000)
     qtbot.waitUntil(lambda: secrets.get_push_key(acc.key) is None, timeout=5000)
+
+
+def test_a_subscription_the_server_dropped_is_recreated(
+    qtbot: QtBot,
+    server: DemoServer,
+    secrets: SecretStore,
+    push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig],
+) -> None:
+    import requests
+
+    app, notifier, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    token = secrets.get_token(acc.key) or ""
+    requests.delete(
+        server.base_url + "/api/v1/push/subscription",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=5,
+    ).close()
+    assert server.push_subscription(token) is None
+    app.check_now()
+    qtbot.waitUntil(lambda: server.push_subscription(token) is not None, timeout=10_000)
+    n = server.add_notification("mention")
+    qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=5000)
+
+
+def test_removing_the_account_deletes_its_subscription(
+    qtbot: QtBot,
+    server: DemoServer,
+    secrets: SecretStore,
+    push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig],
+) -> None:
+    app, _, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    token = secrets.get_token(acc.key) or ""
+    app.remove_account(acc.key)
+    qtbot.waitUntil(lambda: server.push_subscription(token) is None, timeout=10_000)
+    qtbot.waitUntil(lambda: secrets.get_push_key(acc.key) is None, timeout=5000)

@@ -189,7 +189,9 @@ class AccountWorker(QObject):
         if poller is None:
             return
         settings = self._settings_value
-        if self.account.delivery == "push" and not self._push_ready:
+        if self.account.delivery == "push":
+            # Every catch-up check verifies the subscription (GET) and re-creates it when the
+            # server dropped it; the keyword filters for payload-only toasts are refreshed too.
             self._setup_push(poller)
         elif self.account.delivery != "push" and poller.state.push_endpoint:
             self._teardown_push(poller)
@@ -253,8 +255,9 @@ class AccountWorker(QObject):
             self._push_error = f"Push is not set up yet: {e}"
         else:
             self._push_error = ""
+            if not self._push_ready:
+                self._push_misses = 0
             self._push_ready = True
-            self._push_misses = 0
             self.pushRoute.emit(self.account.key, route_for(self.account, state, keys, self._token))
             return
         log.info("%s: %s", self.account.key, self._push_error)

@@ -347,7 +347,12 @@ class TootbellApp(QObject):
             self._warn(e.message)
 
     def apply_settings(self, settings: Settings) -> None:
+        moved = settings.push_listen != self.config.settings.push_listen
         self._set_config(replace(self.config, settings=settings))
+        if moved and self.listener is not None:
+            self.listener.stop()  # listen again at the new address with the same routes
+            self.listener = None
+            self._apply_routes()
         for h in self.workers.values():
             h.worker.update_settings(settings)
         self.refresh_ui()
@@ -401,12 +406,16 @@ class TootbellApp(QObject):
             self.config.settings,
             self.config.accounts,
             account_status={k: s.text for k, s in self.statuses.items()},
+            route_test=self.route_test,
         )
         if result is None:
             return
         self.apply_settings(result.settings)
         for key in result.remove_accounts:
             self.remove_account(key)
+        for acc in result.accounts:
+            if acc.key not in result.remove_accounts and self.config.account(acc.key) != acc:
+                self.add_account(acc)  # delivery or public URL changed: restart its worker
         if result.add_account:
             self.show_add_account()
 

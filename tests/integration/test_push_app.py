@@ -223,3 +223,54 @@ def test_removing_the_account_deletes_its_subscription(
     app.remove_account(acc.key)
     qtbot.waitUntil(lambda: server.push_subscription(token) is None, timeout=10_000)
     qtbot.waitUntil(lambda: secrets.get_push_key(acc.key) is None, timeout=5000)
+
+
+def test_push_switched_on_in_settings_subscribes(
+    qtbot: QtBot,
+    qapp: QApplication,
+    server: DemoServer,
+    home: Paths,
+    secrets: SecretStore,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings → Push: the dialog's result turns push on; the app subscribes and listens."""
+    from tootbell.ui.dialogs.settings import SettingsDialog, SettingsResult
+
+    port = free_port()
+    token = server.create_token("demo")
+    acc = AccountConfig(key=f"demo@{server.base_url.split('//', 1)[1]}", base_url=server.base_url)
+    secrets.set_token(acc.key, token)
+    save_config(home, replace(load_config(home), accounts=(acc,)))
+    notifier = RecordingNotifier()
+    app = TootbellApp(qapp, paths=home, secrets=secrets, notifier=notifier, use_tray=False)
+    try:
+        app.start()
+        qtbot.waitUntil(
+            lambda: acc.key in app.statuses and app.statuses[acc.key].health == "ok", timeout=10_000
+        )
+        chosen = replace(acc, delivery="push", push_public_url=f"http://127.0.0.1:{port}")
+        got: dict[str, object] = {}
+
+        def fake_edit(
+            parent: object, settings: Settings, accounts: object, **kw: object
+        ) -> SettingsResult:
+            got.update(kw)
+            new = replace(settings, push_listen=f"127.0.0.1:{port}")
+            return SettingsResult(new, (), False, (chosen,))
+
+        monkeypatch.setattr(SettingsDialog, "edit", fake_edit)
+        app.show_settings()
+        assert got.get("route_test") == app.route_test
+        assert load_config(home).account(acc.key) == chosen
+        qtbot.waitUntil(lambda: server.push_subscription(token) is not None, timeout=10_000)
+        qtbot.waitUntil(
+            lambda: (
+                app.statuses.get(acc.key) is not None
+                and app.statuses[acc.key].text.endswith("push")
+            ),
+            timeout=10_000,
+        )
+        n = server.add_notification("mention")
+        qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=5000)
+    finally:
+        app.shutdown()

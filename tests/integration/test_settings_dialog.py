@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -24,13 +27,17 @@ from PySide6.QtWidgets import (
 from pytestqt.qtbot import QtBot
 
 from tootbell.config import NOTIFICATION_TYPES, AccountConfig, QuietHours, Settings
+from tootbell.delivery.push import RouteTestResult
 from tootbell.ui.dialogs.settings import (
+    PUSH_POLICY_LABELS,
     TYPE_LABELS,
     IntervalSpinBox,
     SettingsDialog,
     SettingsResult,
     format_interval,
+    listen_error,
     parse_interval,
+    public_url_error,
 )
 
 # The offscreen platform says this whenever a window is shown; it is not a problem.
@@ -52,9 +59,15 @@ def make_dialog(
     settings: Settings | None = None,
     accounts: tuple[AccountConfig, ...] = ACCOUNTS,
     status: dict[str, str] | None = None,
+    route_test: Callable[[AccountConfig], RouteTestResult] | None = None,
 ) -> SettingsDialog:
     dlg = SettingsDialog(
-        None, settings or Settings(), accounts, account_status=status, clock=lambda: NOW
+        None,
+        settings or Settings(),
+        accounts,
+        account_status=status,
+        clock=lambda: NOW,
+        route_test=route_test,
     )
     qtbot.addWidget(dlg)
     dlg.show()
@@ -194,7 +207,7 @@ def test_interval_arrows_step_through_sensible_values(qtbot: QtBot) -> None:
 def test_window_title_and_tabs(dlg: SettingsDialog) -> None:
     assert dlg.windowTitle() == "Tootbell Settings"
     titles = [dlg.tabs.tabText(i) for i in range(dlg.tabs.count())]
-    assert titles == ["&Accounts", "&Notifications", "&Do not disturb"]
+    assert titles == ["&Accounts", "&Notifications", "&Do not disturb", "&Push"]
     assert dlg.width() >= 500 and dlg.height() >= 400
 
 
@@ -208,7 +221,10 @@ def test_ok_without_changes_returns_the_same_settings(qtbot: QtBot) -> None:
     )
     dlg = make_dialog(qtbot, settings)
     result = press_ok(qtbot, dlg)
-    assert result == SettingsResult(settings=settings, remove_accounts=(), add_account=False)
+    assert result == SettingsResult(
+        settings=settings, remove_accounts=(), add_account=False, accounts=ACCOUNTS
+    )
+    assert all(a is b for a, b in zip(result.accounts, ACCOUNTS, strict=True))
 
 
 def test_cancel_returns_none(qtbot: QtBot, dlg: SettingsDialog) -> None:
@@ -260,6 +276,7 @@ def test_remove_asks_then_removes(qtbot: QtBot, dlg: SettingsDialog) -> None:
     result = press_ok(qtbot, dlg)
     assert result.remove_accounts == ("ana@mastodon.social",)
     assert result.add_account is False
+    assert result.accounts == (ACCOUNTS[0],)
 
 
 def test_remove_can_be_called_off(qtbot: QtBot, dlg: SettingsDialog) -> None:
@@ -504,7 +521,10 @@ def test_edit_entry_point(qtbot: QtBot) -> None:
     assert result is not None
     expected_types = {**settings.types, "follow": False}
     assert result == SettingsResult(
-        settings=replace(settings, types=expected_types), remove_accounts=(), add_account=False
+        settings=replace(settings, types=expected_types),
+        remove_accounts=(),
+        add_account=False,
+        accounts=ACCOUNTS,
     )
 
 
@@ -518,3 +538,604 @@ def test_edit_entry_point_cancel(qtbot: QtBot) -> None:
 
     later(cancel)
     assert SettingsDialog.edit(None, Settings(), ACCOUNTS) is None
+
+
+# --------------------------------------------------------------------------- push
+
+PUSH_URL = "https://push.example.org/tootbell"
+PUSH_ACCOUNT = AccountConfig(
+    key="bo@example.social",
+    base_url="https://example.social",
+    delivery="push",
+    push_public_url=PUSH_URL,
+)
+WORKS = RouteTestResult(True, "The route works: the listener received the test in 42 ms.", 0.042)
+BROKEN = RouteTestResult(
+    False,
+    "push.example.org answered 404: it does not forward …/push/… to Tootbell's listener, or "
+    "the URL has a different path.",
+)
+TESTED_AT = time.strftime("%H:%M:%S", time.localtime(NOW))
+
+
+class RouteTestStub:
+    """A route test that notes the account and thread it ran with; blocks until released."""
+
+    def __init__(self, result: RouteTestResult, *, block: bool) -> None:
+        self.result = result
+        self.released = threading.Event()
+        if not block:
+            self.released.set()
+        self.started = threading.Event()
+        self.calls: list[AccountConfig] = []
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self, account: AccountConfig) -> RouteTestResult:
+        self.calls.append(account)
+        self.threads.append(threading.current_thread())
+        self.started.set()
+        if not self.released.wait(10):
+            raise TimeoutError("the test never let the route test finish")
+        return self.result
+
+    def finish(self) -> None:
+        self.released.set()
+        for thread in self.threads:
+            thread.join(5)
+            assert not thread.is_alive()
+
+
+@pytest.fixture
+def route_tests() -> Iterator[Callable[..., RouteTestStub]]:
+    made: list[RouteTestStub] = []
+
+    def make(result: RouteTestResult = WORKS, *, block: bool = False) -> RouteTestStub:
+        stub = RouteTestStub(result, block=block)
+        made.append(stub)
+        return stub
+
+    yield make
+    for stub in made:
+        stub.finish()
+
+
+def relays() -> list[QObject]:
+    app = QApplication.instance()
+    assert app is not None
+    return app.findChildren(QObject, "routeTestRelay")
+
+
+def text_colour(label: QLabel) -> QColor:
+    return label.palette().color(QPalette.ColorRole.WindowText)
+
+
+def is_red(colour: QColor) -> bool:
+    return colour.red() > 150 and colour.green() < 130 and colour.blue() < 130
+
+
+def is_green(colour: QColor) -> bool:
+    return colour.green() > colour.red() + 40 and colour.green() > colour.blue() + 40
+
+
+def open_push_tab(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    alt(qtbot, dlg, Qt.Key.Key_P)
+    assert dlg.tabs.currentWidget() is dlg.push_page
+
+
+def ok_is_refused(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    qtbot.mouseClick(ok_button(dlg), Qt.MouseButton.LeftButton)
+    assert dlg.isVisible()
+    assert dlg.result_value() is None
+    assert dlg.tabs.currentWidget() is dlg.push_page
+
+
+@pytest.mark.parametrize(
+    "text", ["127.0.0.1:8765", "0.0.0.0:1", "localhost:65535", "[::1]:8800", " ::1:8765 "]
+)
+def test_listen_addresses_accepted(text: str) -> None:
+    assert listen_error(text) is None
+
+
+@pytest.mark.parametrize(
+    "text", ["", "8765", "localhost", "localhost:", ":8765", "[]:80", "a b:80", "h:0", "h:65536"]
+)
+def test_listen_addresses_refused(text: str) -> None:
+    assert listen_error(text)
+
+
+def test_public_url_errors() -> None:
+    assert public_url_error("", required=False) is None
+    assert public_url_error("  ", required=True) == (
+        "Enter the https:// address of your relay or tunnel."
+    )
+    assert public_url_error(PUSH_URL, required=True) is None
+    assert public_url_error("http://127.0.0.1:9000", required=True) is None  # loopback tests
+    assert "https://" in (public_url_error("http://example.org", required=False) or "")
+    assert public_url_error("not a url", required=False)
+
+
+def test_push_tab_explains_in_plain_words(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    open_push_tab(qtbot, dlg)
+    text = dlg.push_explain.text()
+    for words in (
+        "the moment they happen",
+        "public HTTPS address",
+        "relay or tunnel you control",
+        "Cloudflare Tunnel, Tailscale Funnel or ngrok",
+        "https://your-relay/…",
+        "listen address below",
+        "every 10 min",
+        "a broken route loses nothing",
+    ):
+        assert words in text
+    assert dlg.push_explain.isVisible()
+    assert not dlg.push_no_accounts.isVisible()
+    assert [dlg.push_account.itemText(i) for i in range(dlg.push_account.count())] == [
+        "@demo@127.0.0.1:8123",
+        "@ana@mastodon.social",
+    ]
+    assert dlg.push_url.placeholderText() == PUSH_URL
+    assert [dlg.push_policy.itemText(i) for i in range(dlg.push_policy.count())] == [
+        "Everyone",
+        "People I follow",
+        "My followers",
+        "Nobody",
+    ]
+    assert list(PUSH_POLICY_LABELS) == ["all", "followed", "follower", "none"]
+
+
+def test_push_on_by_keyboard(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    open_push_tab(qtbot, dlg)
+    alt(qtbot, dlg, Qt.Key.Key_C)
+    assert QApplication.focusWidget() is dlg.push_account
+    qtbot.keyClick(dlg.push_account, Qt.Key.Key_Down)
+    assert dlg.push_account.currentData() == "ana@mastodon.social"
+    alt(qtbot, dlg, Qt.Key.Key_W)
+    qtbot.waitUntil(dlg.push_enabled.isChecked)
+    alt(qtbot, dlg, Qt.Key.Key_U)
+    assert QApplication.focusWidget() is dlg.push_url
+    type_into_focus(qtbot, PUSH_URL + "/")
+    assert not dlg.push_url_error.isVisible()
+    result = press_ok(qtbot, dlg)
+    assert result.accounts[0] is ACCOUNTS[0]  # untouched: the very same object
+    assert result.accounts[1] == replace(ACCOUNTS[1], delivery="push", push_public_url=PUSH_URL)
+    assert result.settings == Settings()
+
+
+def test_push_on_by_mouse(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    qtbot.mouseClick(dlg.tabs.tabBar(), Qt.MouseButton.LeftButton, pos=tab_centre(dlg, 3))
+    assert dlg.tabs.currentWidget() is dlg.push_page
+    click_checkbox(qtbot, dlg.push_enabled)
+    assert dlg.push_enabled.isChecked()
+    # Switched on with no address yet: it says what is missing.
+    assert dlg.push_url_error.isVisible()
+    assert dlg.push_url_error.text() == "Enter the https:// address of your relay or tunnel."
+    qtbot.mouseClick(dlg.push_url, Qt.MouseButton.LeftButton)
+    qtbot.keyClicks(dlg.push_url, "https://relay.example.net/tb")
+    assert not dlg.push_url_error.isVisible()
+    result = press_ok(qtbot, dlg)
+    assert result.accounts == (
+        replace(ACCOUNTS[0], delivery="push", push_public_url="https://relay.example.net/tb"),
+        ACCOUNTS[1],
+    )
+
+
+def tab_centre(dlg: SettingsDialog, index: int) -> QPoint:
+    return dlg.tabs.tabBar().tabRect(index).center()
+
+
+@pytest.mark.parametrize("typed", ["http://example.org", "not a url"])
+def test_invalid_url_shows_the_error_and_blocks_ok(
+    qtbot: QtBot, dlg: SettingsDialog, typed: str
+) -> None:
+    open_push_tab(qtbot, dlg)
+    alt(qtbot, dlg, Qt.Key.Key_W)
+    qtbot.waitUntil(dlg.push_enabled.isChecked)
+    alt(qtbot, dlg, Qt.Key.Key_U)
+    type_into_focus(qtbot, typed)
+    assert dlg.push_url_error.isVisible()
+    message = dlg.push_url_error.text()
+    assert message.startswith("The public URL must")
+    assert is_red(text_colour(dlg.push_url_error))
+    assert not dlg.test_button.isEnabled()
+    # OK from another page: back to the Push tab, on the field to fix.
+    alt(qtbot, dlg, Qt.Key.Key_N)
+    ok_is_refused(qtbot, dlg)
+    assert QApplication.focusWidget() is dlg.push_url
+    # Enter in the field is OK as well, and is refused as well.
+    qtbot.keyClick(dlg.push_url, Qt.Key.Key_Return)
+    assert dlg.isVisible()
+    type_into_focus(qtbot, PUSH_URL)
+    assert not dlg.push_url_error.isVisible()
+    assert press_ok(qtbot, dlg).accounts[0].push_public_url == PUSH_URL
+
+
+def test_invalid_url_of_the_other_account_is_shown(qtbot: QtBot) -> None:
+    bad = replace(PUSH_ACCOUNT, push_public_url="http://push.example.org")
+    dlg = make_dialog(qtbot, accounts=(ACCOUNTS[0], bad))
+    ok_is_refused(qtbot, dlg)
+    assert dlg.push_account.currentData() == bad.key
+    assert dlg.push_url.text() == "http://push.example.org"
+    assert dlg.push_url_error.isVisible()
+    assert QApplication.focusWidget() is dlg.push_url
+
+
+def test_invalid_url_does_not_block_while_push_is_off(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    open_push_tab(qtbot, dlg)
+    alt(qtbot, dlg, Qt.Key.Key_U)
+    type_into_focus(qtbot, "not a url")
+    assert dlg.push_url_error.isVisible()  # said, but not in the way
+    result = press_ok(qtbot, dlg)
+    assert result.accounts[0] == replace(ACCOUNTS[0], push_public_url="not a url")
+    assert result.accounts[0].delivery == "poll"
+
+
+def test_add_account_waits_for_a_valid_url(qtbot: QtBot) -> None:
+    bad = replace(PUSH_ACCOUNT, push_public_url="")
+    dlg = make_dialog(qtbot, accounts=(bad,))
+    qtbot.mouseClick(dlg.add_button, Qt.MouseButton.LeftButton)
+    assert dlg.isVisible()
+    assert dlg.tabs.currentWidget() is dlg.push_page
+    qtbot.keyClicks(dlg.push_url, PUSH_URL)
+    result = press_ok(qtbot, dlg)
+    assert result.add_account is False  # that request was refused with the dialog's close
+    assert result.accounts == (PUSH_ACCOUNT,)
+
+
+def test_push_off_keeps_the_url(qtbot: QtBot) -> None:
+    dlg = make_dialog(qtbot, accounts=(PUSH_ACCOUNT,))
+    open_push_tab(qtbot, dlg)
+    assert dlg.push_enabled.isChecked()
+    assert dlg.push_url.text() == PUSH_URL
+    click_checkbox(qtbot, dlg.push_enabled)
+    result = press_ok(qtbot, dlg)
+    assert result.accounts == (replace(PUSH_ACCOUNT, delivery="poll"),)
+
+
+def test_each_account_keeps_its_own_choices(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    open_push_tab(qtbot, dlg)
+    click_checkbox(qtbot, dlg.push_enabled)
+    qtbot.keyClicks(dlg.push_url, "https://one.example/")
+    dlg.push_account.setCurrentIndex(1)
+    assert not dlg.push_enabled.isChecked()
+    assert dlg.push_url.text() == ""
+    qtbot.keyClicks(dlg.push_url, "https://two.example")
+    dlg.push_account.setCurrentIndex(0)
+    assert dlg.push_enabled.isChecked()
+    assert dlg.push_url.text() == "https://one.example/"
+    result = press_ok(qtbot, dlg)
+    assert [(a.delivery, a.push_public_url) for a in result.accounts] == [
+        ("push", "https://one.example"),
+        ("poll", "https://two.example"),
+    ]
+
+
+def test_test_route_button_needs_a_test_and_a_valid_url(qtbot: QtBot) -> None:
+    without = make_dialog(qtbot, accounts=(PUSH_ACCOUNT,))
+    assert not without.test_button.isEnabled()
+    dlg = make_dialog(qtbot, route_test=RouteTestStub(WORKS, block=False))
+    open_push_tab(qtbot, dlg)
+    assert not dlg.test_button.isEnabled()  # no address yet
+    alt(qtbot, dlg, Qt.Key.Key_U)
+    type_into_focus(qtbot, "https://")
+    assert not dlg.test_button.isEnabled()
+    qtbot.keyClicks(dlg.push_url, "push.example.org")
+    assert dlg.test_button.isEnabled()  # push need not be on yet to try the route
+
+
+def test_test_route_runs_off_the_gui_thread(
+    qtbot: QtBot, route_tests: Callable[..., RouteTestStub]
+) -> None:
+    route = route_tests(WORKS, block=True)
+    dlg = make_dialog(qtbot, accounts=(ACCOUNTS[0], PUSH_ACCOUNT), route_test=route)
+    open_push_tab(qtbot, dlg)
+    alt(qtbot, dlg, Qt.Key.Key_C)
+    qtbot.keyClick(dlg.push_account, Qt.Key.Key_Down)
+    alt(qtbot, dlg, Qt.Key.Key_U)
+    type_into_focus(qtbot, "https://relay.example.net/x/")
+    alt(qtbot, dlg, Qt.Key.Key_T)
+    qtbot.waitUntil(route.started.is_set)
+    assert dlg.is_testing()
+    assert dlg.test_busy.isVisible()
+    assert dlg.test_status.text() == "Sending a test push through https://relay.example.net/x…"
+    assert not dlg.test_button.isEnabled()
+    # The dialog keeps answering while the test waits on the network.
+    alt(qtbot, dlg, Qt.Key.Key_N)
+    assert dlg.tabs.currentIndex() == 1
+    open_push_tab(qtbot, dlg)
+    route.released.set()
+    qtbot.waitUntil(lambda: not dlg.is_testing())
+    assert route.threads[0] is not threading.main_thread()
+    assert route.threads[0].name == "tootbell-route-test"
+    assert route.calls == [
+        replace(PUSH_ACCOUNT, delivery="push", push_public_url="https://relay.example.net/x")
+    ]
+    assert not dlg.test_busy.isVisible()
+    assert dlg.test_status.isVisible()
+    assert dlg.test_status.text() == f"{TESTED_AT}: {WORKS.message}"
+    assert is_green(text_colour(dlg.test_status))
+    assert dlg.test_button.isEnabled()
+    qtbot.waitUntil(lambda: not relays())
+
+
+def test_route_test_on_a_poll_account_asks_for_push(
+    qtbot: QtBot, route_tests: Callable[..., RouteTestStub]
+) -> None:
+    route = route_tests(WORKS)
+    dlg = make_dialog(qtbot, route_test=route)
+    open_push_tab(qtbot, dlg)
+    qtbot.keyClicks(dlg.push_url, PUSH_URL)
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.test_status.text().endswith(WORKS.message))
+    assert route.calls == [replace(ACCOUNTS[0], delivery="push", push_public_url=PUSH_URL)]
+    # Testing does not switch push on: the address is kept, the account still polls.
+    assert press_ok(qtbot, dlg).accounts == (
+        replace(ACCOUNTS[0], push_public_url=PUSH_URL),
+        ACCOUNTS[1],
+    )
+
+
+def test_failed_route_test_is_red(qtbot: QtBot, route_tests: Callable[..., RouteTestStub]) -> None:
+    dlg = make_dialog(qtbot, accounts=(PUSH_ACCOUNT,), route_test=route_tests(BROKEN))
+    open_push_tab(qtbot, dlg)
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dlg.test_status.text() == f"{TESTED_AT}: {BROKEN.message}")
+    assert is_red(text_colour(dlg.test_status))
+    assert dlg.test_status.property("tone") == "error"
+    # The whole message is on screen, however it wraps.
+    status = dlg.test_status
+    assert status.height() >= status.heightForWidth(status.width())
+
+
+def test_route_test_again_after_a_failure(
+    qtbot: QtBot, route_tests: Callable[..., RouteTestStub]
+) -> None:
+    route = route_tests(BROKEN)
+    dlg = make_dialog(qtbot, accounts=(PUSH_ACCOUNT,), route_test=route)
+    open_push_tab(qtbot, dlg)
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.is_testing())
+    assert is_red(text_colour(dlg.test_status))
+    route.result = WORKS
+    route.released.clear()
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(route.calls) == 2)
+    assert dlg.test_status.text().startswith("Sending a test push")
+    assert text_colour(dlg.test_status) == dlg.palette().color(QPalette.ColorRole.WindowText)
+    route.released.set()
+    qtbot.waitUntil(lambda: not dlg.is_testing())
+    assert dlg.test_status.text() == f"{TESTED_AT}: {WORKS.message}"
+    assert is_green(text_colour(dlg.test_status))
+
+
+def test_route_test_that_raises_is_a_failure(qtbot: QtBot) -> None:
+    def route_test(account: AccountConfig) -> RouteTestResult:
+        raise OSError("no route to host")
+
+    dlg = make_dialog(qtbot, accounts=(PUSH_ACCOUNT,), route_test=route_test)
+    open_push_tab(qtbot, dlg)
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.is_testing())
+    assert dlg.test_status.text() == f"{TESTED_AT}: The test could not run: no route to host"
+    assert is_red(text_colour(dlg.test_status))
+
+
+def test_route_result_belongs_to_its_account_and_address(
+    qtbot: QtBot, route_tests: Callable[..., RouteTestStub]
+) -> None:
+    dlg = make_dialog(qtbot, accounts=(PUSH_ACCOUNT, ACCOUNTS[0]), route_test=route_tests())
+    open_push_tab(qtbot, dlg)
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.is_testing())
+    assert dlg.test_status.isVisible()
+    dlg.push_account.setCurrentIndex(1)
+    assert not dlg.test_status.isVisible()
+    dlg.push_account.setCurrentIndex(0)
+    assert dlg.test_status.text().endswith(WORKS.message)
+    qtbot.keyClicks(dlg.push_url, "/v2")  # another address: that test said nothing about it
+    assert not dlg.test_status.isVisible()
+
+
+def test_result_for_an_address_edited_meanwhile_is_dropped(
+    qtbot: QtBot, route_tests: Callable[..., RouteTestStub]
+) -> None:
+    route = route_tests(WORKS, block=True)
+    dlg = make_dialog(qtbot, accounts=(PUSH_ACCOUNT,), route_test=route)
+    open_push_tab(qtbot, dlg)
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(route.started.is_set)
+    qtbot.keyClicks(dlg.push_url, "/v2")
+    route.released.set()
+    qtbot.waitUntil(lambda: not dlg.is_testing())
+    assert not dlg.test_status.isVisible()
+    assert dlg.test_button.isEnabled()
+
+
+def test_cancel_during_a_route_test(
+    qtbot: QtBot, route_tests: Callable[..., RouteTestStub]
+) -> None:
+    route = route_tests(WORKS, block=True)
+    dlg = make_dialog(qtbot, accounts=(PUSH_ACCOUNT,), route_test=route)
+    open_push_tab(qtbot, dlg)
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(route.started.is_set)
+    qtbot.keyClick(dlg, Qt.Key.Key_Escape)
+    assert not dlg.isVisible()
+    assert dlg.result_value() is None
+    route.finish()
+    qtbot.waitUntil(lambda: not relays())
+    assert not dlg.isVisible()
+    assert dlg.result_value() is None
+
+
+def test_closing_during_a_route_test_then_the_result_arrives(
+    qtbot: QtBot, route_tests: Callable[..., RouteTestStub]
+) -> None:
+    route = route_tests(BROKEN, block=True)
+    shown: list[SettingsDialog] = []
+
+    def test_then_close() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SettingsDialog):
+            QTimer.singleShot(10, test_then_close)
+            return
+        shown.append(dialog)
+        dialog.tabs.setCurrentWidget(dialog.push_page)
+        QTest.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+        QTest.keyClick(dialog, Qt.Key.Key_Escape)
+
+    later(test_then_close)
+    assert SettingsDialog.edit(None, Settings(), (PUSH_ACCOUNT,), route_test=route) is None
+    assert route.started.wait(5)
+    # The dialog is gone before the test ends.
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not shiboken6.isValid(shown[0])
+    assert relays()
+    route.finish()
+    qtbot.waitUntil(lambda: not relays())
+
+
+def test_push_settings_round_trip(qtbot: QtBot) -> None:
+    settings = Settings(push_listen="0.0.0.0:9000", push_catchup_s=300, push_policy="followed")
+    dlg = make_dialog(qtbot, settings)
+    open_push_tab(qtbot, dlg)
+    assert dlg.push_listen.text() == "0.0.0.0:9000"
+    assert dlg.push_catchup.value() == 5
+    assert dlg.push_policy.currentText() == "People I follow"
+    assert "every 5 min" in dlg.push_explain.text()
+    assert press_ok(qtbot, dlg).settings == settings
+
+
+def test_push_settings_by_keyboard(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    open_push_tab(qtbot, dlg)
+    assert dlg.push_catchup.value() == 10
+    alt(qtbot, dlg, Qt.Key.Key_L)
+    assert QApplication.focusWidget() is dlg.push_listen
+    type_into_focus(qtbot, "[::1]:8800")
+    alt(qtbot, dlg, Qt.Key.Key_E)
+    assert QApplication.focusWidget() is dlg.push_catchup
+    widget = type_into_focus(qtbot, "15")
+    qtbot.keyClick(widget, Qt.Key.Key_Tab)
+    assert dlg.push_catchup.value() == 15
+    assert "every 15 min" in dlg.push_explain.text()
+    alt(qtbot, dlg, Qt.Key.Key_F)
+    assert QApplication.focusWidget() is dlg.push_policy
+    for _ in range(3):
+        qtbot.keyClick(dlg.push_policy, Qt.Key.Key_Down)
+    assert dlg.push_policy.currentText() == "Nobody"
+    settings = press_ok(qtbot, dlg).settings
+    assert settings == replace(
+        Settings(), push_listen="[::1]:8800", push_catchup_s=900, push_policy="none"
+    )
+
+
+def test_catch_up_range(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    assert (dlg.push_catchup.minimum(), dlg.push_catchup.maximum()) == (1, 60)
+    dlg.push_catchup.setValue(1)
+    assert press_ok(qtbot, dlg).settings.push_catchup_s == 60
+
+
+def test_catch_up_between_minutes_is_kept_when_untouched(qtbot: QtBot) -> None:
+    dlg = make_dialog(qtbot, Settings(push_catchup_s=90))
+    assert dlg.push_catchup.value() == 2
+    assert press_ok(qtbot, dlg).settings.push_catchup_s == 90
+
+
+@pytest.mark.parametrize("typed", ["localhost:70000", "localhost:0", "8765", "localhost:"])
+def test_invalid_listen_address_blocks_ok(qtbot: QtBot, dlg: SettingsDialog, typed: str) -> None:
+    open_push_tab(qtbot, dlg)
+    alt(qtbot, dlg, Qt.Key.Key_L)
+    type_into_focus(qtbot, typed)
+    assert dlg.push_listen_error.isVisible()
+    assert is_red(text_colour(dlg.push_listen_error))
+    alt(qtbot, dlg, Qt.Key.Key_A)
+    ok_is_refused(qtbot, dlg)
+    assert QApplication.focusWidget() is dlg.push_listen
+    type_into_focus(qtbot, "127.0.0.1:8766")
+    assert not dlg.push_listen_error.isVisible()
+    assert press_ok(qtbot, dlg).settings.push_listen == "127.0.0.1:8766"
+
+
+def test_no_accounts_disables_the_push_controls(qtbot: QtBot) -> None:
+    settings = Settings(push_policy="follower")
+    dlg = make_dialog(qtbot, settings, accounts=(), route_test=RouteTestStub(WORKS, block=False))
+    open_push_tab(qtbot, dlg)
+    assert dlg.push_no_accounts.isVisible()
+    assert "No accounts yet" in dlg.push_no_accounts.text()
+    for widget in (
+        dlg.push_account,
+        dlg.push_enabled,
+        dlg.push_url,
+        dlg.test_button,
+        dlg.push_listen,
+        dlg.push_catchup,
+        dlg.push_policy,
+    ):
+        assert not widget.isEnabled(), widget.objectName()
+    result = press_ok(qtbot, dlg)
+    assert result.settings == settings
+    assert result.accounts == ()
+
+
+def test_removing_an_account_drops_its_push_choices(qtbot: QtBot) -> None:
+    bad = replace(PUSH_ACCOUNT, push_public_url="http://push.example.org")
+    dlg = make_dialog(qtbot, accounts=(bad,))
+    ok_is_refused(qtbot, dlg)
+    alt(qtbot, dlg, Qt.Key.Key_A)
+    later(click_in_message_box("Remove"))
+    qtbot.mouseClick(dlg.remove_button, Qt.MouseButton.LeftButton)
+    assert dlg.account_list.topLevelItemCount() == 0
+    dlg.activateWindow()  # the window manager's job once the box has closed
+    qtbot.waitUntil(dlg.isActiveWindow)
+    open_push_tab(qtbot, dlg)
+    assert dlg.push_no_accounts.isVisible()
+    assert not dlg.push_url.isEnabled()
+    assert dlg.push_url.text() == ""
+    result = press_ok(qtbot, dlg)
+    assert result.remove_accounts == (bad.key,)
+    assert result.accounts == ()
+
+
+def test_tab_order_on_the_push_page(qtbot: QtBot) -> None:
+    dlg = make_dialog(qtbot, accounts=(PUSH_ACCOUNT,), route_test=RouteTestStub(WORKS, block=False))
+    open_push_tab(qtbot, dlg)
+    dlg.push_account.setFocus()
+    order = [
+        dlg.push_enabled,
+        dlg.push_url,
+        dlg.test_button,
+        dlg.push_listen,
+        dlg.push_catchup,
+        dlg.push_policy,
+    ]
+    for expected in order:
+        focused = QApplication.focusWidget()
+        assert focused is not None
+        qtbot.keyClick(focused, Qt.Key.Key_Tab)
+        assert QApplication.focusWidget() is expected, expected.objectName()
+
+
+def assert_shown_whole(dlg: SettingsDialog, *labels: QLabel) -> None:
+    page = dlg.push_page.rect()
+    for label in labels:
+        assert label.isVisible(), label.objectName()
+        assert label.height() >= label.heightForWidth(label.width()), label.objectName()
+        corner = label.mapTo(dlg.push_page, QPoint(0, 0))
+        assert page.contains(label.rect().translated(corner)), label.objectName()
+
+
+def test_push_page_fits(qtbot: QtBot) -> None:
+    """Long errors and results wrap within the page instead of being cut off."""
+    dlg = make_dialog(
+        qtbot, accounts=(PUSH_ACCOUNT,), route_test=RouteTestStub(BROKEN, block=False)
+    )
+    open_push_tab(qtbot, dlg)
+    qtbot.mouseClick(dlg.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.is_testing())
+    qtbot.wait(20)
+    assert_shown_whole(dlg, dlg.push_explain, dlg.test_status)
+    qtbot.keyClick(dlg.push_url, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(dlg.push_url, "not a url")
+    dlg.push_listen.setText("localhost:99999")
+    qtbot.wait(20)
+    assert_shown_whole(dlg, dlg.push_explain, dlg.push_url_error, dlg.push_listen_error)

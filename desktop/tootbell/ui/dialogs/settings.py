@@ -1,7 +1,9 @@
-"""The settings dialog: accounts, which notifications to show and how often, do not disturb.
+"""The settings dialog: accounts, which notifications to show and how often, do not disturb,
+and Web Push.
 
-``SettingsDialog.edit()`` returns a :class:`SettingsResult`; the caller saves the settings,
-signs out the removed accounts and, when asked, starts adding one.
+``SettingsDialog.edit()`` returns a :class:`SettingsResult`; the caller saves the settings and
+the accounts' push choices, signs out the removed accounts and, when asked, starts adding one.
+The push route test blocks on the network, so it runs on a thread of its own.
 """
 
 from __future__ import annotations
@@ -9,17 +11,29 @@ from __future__ import annotations
 import itertools
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import QSize, Qt, QTime, Slot
-from PySide6.QtGui import QAction, QFocusEvent, QKeySequence, QValidator
+from PySide6.QtCore import QCoreApplication, QObject, QSize, Qt, QTime, Signal, Slot
+from PySide6.QtGui import (
+    QAction,
+    QColor,
+    QFocusEvent,
+    QKeySequence,
+    QPalette,
+    QResizeEvent,
+    QShowEvent,
+    QValidator,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
@@ -28,8 +42,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QMessageBox,
+    QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QTabWidget,
     QTimeEdit,
@@ -40,6 +57,7 @@ from PySide6.QtWidgets import (
 )
 
 from tootbell.config import NOTIFICATION_TYPES, AccountConfig, QuietHours, Settings
+from tootbell.delivery.push import PushSetupError, RouteTestResult, check_public_url
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +101,28 @@ POLL_STEPS: tuple[int, ...] = (
 
 _TIME_FORMAT = "HH:mm"
 
+# Whose notifications the server pushes (Settings.push_policy), as the person reads them.
+PUSH_POLICY_LABELS: dict[str, str] = {
+    "all": "Everyone",
+    "followed": "People I follow",
+    "follower": "My followers",
+    "none": "Nobody",
+}
+MIN_CATCHUP_MIN = 1
+MAX_CATCHUP_MIN = 60
+PUBLIC_URL_PLACEHOLDER = "https://push.example.org/tootbell"
+
+RouteTestFn = Callable[[AccountConfig], RouteTestResult]
+
 
 @dataclass(frozen=True)
 class SettingsResult:
     settings: Settings
     remove_accounts: tuple[str, ...]  # AccountConfig.key of each account to sign out
     add_account: bool  # the person asked to add an account: start the add-account dialog
+    # The accounts still listed, in order, with their edited ``delivery`` and
+    # ``push_public_url``; unchanged ones are the very objects passed in. Apply them by key.
+    accounts: tuple[AccountConfig, ...] = ()
 
 
 def type_label(ntype: str) -> str:
@@ -190,6 +224,138 @@ def _time_from_text(text: str, fallback: str) -> QTime:
     return t if t.isValid() else QTime.fromString(fallback, _TIME_FORMAT)
 
 
+def listen_error(text: str) -> str | None:
+    """Why ``text`` is not a ``host:port`` the push listener can bind, or None if it is."""
+    host, colon, port = text.strip().rpartition(":")
+    host = host.strip("[]")
+    if not colon or not host or any(c.isspace() for c in host):
+        return "Enter an address and port, such as 127.0.0.1:8765."
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return "The port must be a number from 1 to 65535."
+    return None
+
+
+def public_url_error(text: str, *, required: bool) -> str | None:
+    """Why ``text`` cannot be the account's public push URL, or None if it can.
+
+    Empty is fine while the account does not use push (``required`` is False).
+    """
+    if not text.strip():
+        return "Enter the https:// address of your relay or tunnel." if required else None
+    try:
+        check_public_url(text)
+    except PushSetupError as e:
+        return e.message
+    return None
+
+
+def _tone_colour(base: QPalette, tone: str) -> QColor:
+    """Red for "error", green for "ok", else the usual text colour; on light and dark themes."""
+    dark = base.color(QPalette.ColorRole.Window).lightness() < 128
+    if tone == "error":
+        return QColor("#FF7B72") if dark else QColor("#C01C28")
+    if tone == "ok":
+        return QColor("#7EE787") if dark else QColor("#1A7F37")
+    return base.color(QPalette.ColorRole.WindowText)
+
+
+def _set_tone(label: QLabel, tone: str) -> None:
+    # From the parent's palette: the label's own may still carry the previous tone.
+    parent = label.parentWidget()
+    base = parent.palette() if parent is not None else QApplication.palette(label)
+    palette = label.palette()
+    palette.setColor(QPalette.ColorRole.WindowText, _tone_colour(base, tone))
+    label.setPalette(palette)
+    label.setProperty("tone", tone)
+
+
+class _WrappedLabel(QLabel):
+    """Plain text, word-wrapped, claiming the height its text needs at its current width.
+
+    A tab page's layout is not asked for height-for-width, so a wrapped label whose text
+    grows after the dialog was sized would otherwise be cut off.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+    def show_text(self, text: str) -> None:
+        """Show ``text``; hide the label when it is empty."""
+        self.setText(text)
+        self.setVisible(bool(text))
+        self._claim_height()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._claim_height()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self._claim_height()
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        needed = self._needed_height()
+        if needed:
+            hint.setHeight(needed)
+        return hint
+
+    def _needed_height(self) -> int:
+        # Until it is shown, the label's width is not the one its layout will give it.
+        if not self.isVisible() or not self.text():
+            return 0
+        return max(self.heightForWidth(self.width()), 0)
+
+    def _claim_height(self) -> None:
+        needed = self._needed_height()
+        if needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
+
+
+# --------------------------------------------------------------------------- push route test
+
+
+class _RouteTestRelay(QObject):
+    """Carries a route test's result from its thread to the GUI thread, where it lives.
+
+    Owned by the application rather than the dialog, so the test thread can still report after
+    the dialog is gone; it deletes itself (on the GUI thread) once it has delivered.
+    """
+
+    finished = Signal(str, object)  # account key, RouteTestResult
+
+    @Slot(str, object)
+    def release(self, _key: str, _result: object) -> None:
+        self.deleteLater()
+
+
+def _run_route_test(
+    route_test: RouteTestFn, account: AccountConfig, relay: _RouteTestRelay
+) -> None:
+    """On the test thread: run the blocking test and report through ``relay``."""
+    try:
+        result = route_test(account)
+    except Exception as e:
+        log.warning("Route test for %s failed: %s: %s", account.key, type(e).__name__, e)
+        result = RouteTestResult(False, f"The test could not run: {e}")
+    try:
+        relay.finished.emit(account.key, result)
+    except RuntimeError:  # the application is shutting down and took the relay with it
+        log.debug("Route test for %s finished after shutdown", account.key)
+
+
+@dataclass
+class _PushEdit:
+    """One account's push choices as the dialog shows them, and its last route test."""
+
+    enabled: bool
+    url: str
+    result: RouteTestResult | None = None
+    tested_at: float | None = None
+
+
 class SettingsDialog(QDialog):
     """Tootbell Settings. Use :meth:`edit`; the constructor is for tests and embedding."""
 
@@ -201,12 +367,20 @@ class SettingsDialog(QDialog):
         *,
         account_status: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        route_test: RouteTestFn | None = None,
     ) -> None:
         super().__init__(parent)
         self._settings = settings
         self._accounts = tuple(accounts)
         self._account_status = dict(account_status or {})
         self._clock = clock
+        self._route_test = route_test
+        self._push_edits = {
+            acc.key: _PushEdit(acc.delivery == "push", acc.push_public_url) for acc in accounts
+        }
+        self._push_shown: str | None = None  # the account whose choices the Push tab shows
+        self._testing: str | None = None  # the account whose route test is running
+        self._testing_url = ""  # and the address it tests
         self._removed: list[str] = []
         self._add_account = False
         self._pause_until = settings.pause_until
@@ -219,6 +393,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._build_accounts_tab(), "&Accounts")
         self.tabs.addTab(self._build_notifications_tab(), "&Notifications")
         self.tabs.addTab(self._build_quiet_tab(), "&Do not disturb")
+        self.push_page = self._build_push_tab()
+        self.tabs.addTab(self.push_page, "&Push")
 
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
@@ -388,6 +564,136 @@ class SettingsDialog(QDialog):
         layout.addStretch(1)
         return page
 
+    def _build_push_tab(self) -> QWidget:
+        page = QWidget()
+        self.push_explain = _WrappedLabel(page)
+        self.push_explain.setObjectName("pushExplain")
+
+        self.push_no_accounts = QLabel(
+            "No accounts yet. Add one first: Web Push is set up for each account.", page
+        )
+        self.push_no_accounts.setObjectName("pushNoAccounts")
+        self.push_no_accounts.setWordWrap(True)
+
+        account_group = QGroupBox("Each account", page)
+        self.push_account = QComboBox(account_group)
+        self.push_account.setObjectName("pushAccount")
+        for acc in self._accounts:
+            self.push_account.addItem(f"@{acc.handle}", acc.key)
+        account_label = QLabel("A&ccount:", account_group)
+        account_label.setBuddy(self.push_account)
+
+        self.push_enabled = QCheckBox("Use &Web Push for this account", account_group)
+        self.push_enabled.setObjectName("pushEnabled")
+
+        self.push_url = QLineEdit(account_group)
+        self.push_url.setObjectName("pushUrl")
+        self.push_url.setPlaceholderText(PUBLIC_URL_PLACEHOLDER)
+        self.push_url.setClearButtonEnabled(True)
+        self.push_url.setToolTip(
+            "The public https:// address of your relay or tunnel. It must forward to the "
+            "listen address below."
+        )
+        url_label = QLabel("Public &URL:", account_group)
+        url_label.setBuddy(self.push_url)
+        self.push_url_error = _WrappedLabel(account_group)
+        self.push_url_error.setObjectName("pushUrlError")
+        _set_tone(self.push_url_error, "error")
+        self.push_url_error.setVisible(False)
+
+        self.test_button = QPushButton("&Test route", account_group)
+        self.test_button.setObjectName("testRouteButton")
+        self.test_button.setAutoDefault(False)
+        self.test_button.setToolTip(
+            "Send a test push through the public URL and check that the listener receives it."
+        )
+        self.test_busy = QProgressBar(account_group)
+        self.test_busy.setObjectName("testBusy")
+        self.test_busy.setRange(0, 0)
+        self.test_busy.setTextVisible(False)
+        self.test_busy.setMaximumHeight(10)
+        self.test_busy.setMaximumWidth(80)
+        self.test_busy.setVisible(False)
+        self.test_status = _WrappedLabel(account_group)
+        self.test_status.setObjectName("testStatus")
+        self.test_status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.test_status.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        test_row = QHBoxLayout()
+        test_row.addWidget(self.test_button)
+        test_row.addWidget(self.test_busy)
+        test_row.addStretch(1)
+
+        account_form = QFormLayout(account_group)
+        account_form.addRow(account_label, self.push_account)
+        account_form.addRow("", self.push_enabled)
+        account_form.addRow(url_label, self.push_url)
+        account_form.addRow("", self.push_url_error)
+        account_form.addRow("", test_row)
+        account_form.addRow("", self.test_status)
+
+        global_group = QGroupBox("All accounts", page)
+        self.push_listen = QLineEdit(global_group)
+        self.push_listen.setObjectName("pushListen")
+        self.push_listen.setPlaceholderText(Settings.push_listen)
+        self.push_listen.setToolTip(
+            "The address and port (host:port) Tootbell's listener waits on. Your relay or "
+            "tunnel forwards to it."
+        )
+        listen_label = QLabel("&Listen on:", global_group)
+        listen_label.setBuddy(self.push_listen)
+        self.push_listen_error = _WrappedLabel(global_group)
+        self.push_listen_error.setObjectName("pushListenError")
+        _set_tone(self.push_listen_error, "error")
+        self.push_listen_error.setVisible(False)
+
+        self.push_catchup = QSpinBox(global_group)
+        self.push_catchup.setObjectName("pushCatchup")
+        self.push_catchup.setRange(MIN_CATCHUP_MIN, MAX_CATCHUP_MIN)
+        self.push_catchup.setSuffix(" min")
+        self.push_catchup.setToolTip(
+            "How often Tootbell still asks the server for notifications while push is on, "
+            "so nothing is lost when a push does not arrive."
+        )
+        catchup_label = QLabel("Catch-up check &every:", global_group)
+        catchup_label.setBuddy(self.push_catchup)
+
+        self.push_policy = QComboBox(global_group)
+        self.push_policy.setObjectName("pushPolicy")
+        for value, label in PUSH_POLICY_LABELS.items():
+            self.push_policy.addItem(label, value)
+        self.push_policy.setToolTip(
+            "Whose notifications your server pushes. The catch-up check still shows the others."
+        )
+        policy_label = QLabel("Push notifications &from:", global_group)
+        policy_label.setBuddy(self.push_policy)
+
+        global_form = QFormLayout(global_group)
+        global_form.addRow(listen_label, self.push_listen)
+        global_form.addRow("", self.push_listen_error)
+        global_form.addRow(catchup_label, self.push_catchup)
+        global_form.addRow(policy_label, self.push_policy)
+
+        for form in (account_form, global_form):
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for combo in (self.push_account, self.push_policy):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+
+        layout = QVBoxLayout(page)
+        layout.addWidget(self.push_explain)
+        layout.addWidget(self.push_no_accounts)
+        layout.addWidget(account_group)
+        layout.addWidget(global_group)
+        layout.addStretch(1)
+
+        self._push_controls: tuple[QWidget, ...] = (account_group, global_group)
+        self.push_account.currentIndexChanged.connect(self._on_push_account_changed)
+        self.push_enabled.toggled.connect(self._on_push_enabled_toggled)
+        self.push_url.textChanged.connect(self._on_push_url_changed)
+        self.test_button.clicked.connect(self._on_test_route)
+        self.push_listen.textChanged.connect(self._update_listen_error)
+        self.push_catchup.valueChanged.connect(self._update_push_explain)
+        return page
+
     def _set_tab_order(self) -> None:
         chain: list[QWidget] = [
             self.account_list,
@@ -400,6 +706,13 @@ class SettingsDialog(QDialog):
             self.quiet_start,
             self.quiet_end,
             self.resume_button,
+            self.push_account,
+            self.push_enabled,
+            self.push_url,
+            self.test_button,
+            self.push_listen,
+            self.push_catchup,
+            self.push_policy,
         ]
         for first, second in itertools.pairwise(chain):
             QWidget.setTabOrder(first, second)
@@ -416,6 +729,19 @@ class SettingsDialog(QDialog):
         self.quiet_start.setEnabled(qh.enabled)
         self.quiet_end.setEnabled(qh.enabled)
         self._update_pause_status()
+        self.push_listen.setText(settings.push_listen)
+        self._catchup_shown = max(
+            MIN_CATCHUP_MIN, min(round(settings.push_catchup_s / 60), MAX_CATCHUP_MIN)
+        )
+        self.push_catchup.setValue(self._catchup_shown)
+        policy = self.push_policy.findData(settings.push_policy)
+        if policy < 0:  # a value this version has no words for: keep it, as it is
+            self.push_policy.addItem(settings.push_policy, settings.push_policy)
+            policy = self.push_policy.count() - 1
+        self.push_policy.setCurrentIndex(policy)
+        self._update_listen_error()
+        self._update_push_explain()
+        self._show_push_account()
 
     # ----------------------------------------------------------------- state
 
@@ -453,6 +779,136 @@ class SettingsDialog(QDialog):
         self.pause_status.setText(text)
         self.resume_button.setEnabled(paused)
 
+    # ----------------------------------------------------------------- push state
+
+    def _push_key(self) -> str | None:
+        key = self.push_account.currentData()
+        return key if isinstance(key, str) and key in self._push_edits else None
+
+    def _show_push_account(self) -> None:
+        """Show the chosen account's push choices (or that there is no account to choose)."""
+        key = self._push_key()
+        self._push_shown = None  # no edits are recorded while the widgets are filled in
+        empty = key is None
+        self.push_no_accounts.setVisible(empty)
+        for widget in self._push_controls:
+            widget.setEnabled(not empty)
+        edit = self._push_edits.get(key) if key is not None else None
+        self.push_enabled.setChecked(edit.enabled if edit else False)
+        self.push_url.setText(edit.url if edit else "")
+        self._push_shown = key
+        self._update_url_error()
+        self._update_test_status()
+
+    def _current_url_error(self) -> str | None:
+        return public_url_error(self.push_url.text(), required=self.push_enabled.isChecked())
+
+    def _update_url_error(self) -> None:
+        error = self._current_url_error()
+        self.push_url_error.show_text(error or "")
+        self._update_test_button()
+
+    def _update_test_button(self) -> None:
+        url_ok = bool(self.push_url.text().strip()) and self._current_url_error() is None
+        self.test_button.setEnabled(
+            self._route_test is not None
+            and self._push_shown is not None
+            and self._testing is None
+            and url_ok
+        )
+
+    def _update_test_status(self) -> None:
+        key = self._push_shown
+        running = key is not None and key == self._testing
+        self.test_busy.setVisible(running)
+        edit = self._push_edits.get(key) if key is not None else None
+        if running:
+            _set_tone(self.test_status, "")
+            self.test_status.show_text(f"Sending a test push through {self._testing_url}…")
+        elif edit is not None and edit.result is not None and edit.tested_at is not None:
+            when = datetime.fromtimestamp(edit.tested_at).strftime("%H:%M:%S")
+            _set_tone(self.test_status, "ok" if edit.result.ok else "error")
+            self.test_status.show_text(f"{when}: {edit.result.message}")
+        else:
+            _set_tone(self.test_status, "")
+            self.test_status.show_text("")
+
+    @Slot()
+    def _update_listen_error(self) -> None:
+        error = listen_error(self.push_listen.text())
+        self.push_listen_error.show_text(error or "")
+
+    @Slot()
+    def _update_push_explain(self) -> None:
+        self.push_explain.show_text(
+            "Web Push delivers notifications the moment they happen, instead of checking every "
+            "minute. Mastodon only pushes to a public HTTPS address, so you need a relay or "
+            "tunnel you control (your own reverse proxy, or a tunnel such as Cloudflare Tunnel, "
+            "Tailscale Funnel or ngrok) that forwards https://your-relay/… to Tootbell's "
+            "listener at the listen address below. Tootbell keeps checking slowly (every "
+            f"{self.push_catchup.value()} min), so a broken route loses nothing."
+        )
+
+    @Slot(int)
+    def _on_push_account_changed(self, _index: int) -> None:
+        self._show_push_account()
+
+    @Slot(bool)
+    def _on_push_enabled_toggled(self, on: bool) -> None:
+        key = self._push_shown
+        if key is not None:
+            self._push_edits[key].enabled = on
+        self._update_url_error()
+
+    @Slot(str)
+    def _on_push_url_changed(self, text: str) -> None:
+        key = self._push_shown
+        if key is not None:
+            edit = self._push_edits[key]
+            if text != edit.url:
+                edit.url = text
+                edit.result = edit.tested_at = None  # that test was of another address
+                self._update_test_status()
+        self._update_url_error()
+
+    def _forget_push_account(self, key: str) -> None:
+        self._push_edits.pop(key, None)
+        index = self.push_account.findData(key)
+        if index >= 0:
+            self.push_account.removeItem(index)  # shows the next account, if any
+        if self.push_account.count() == 0:
+            self._show_push_account()
+
+    def accounts_value(self) -> tuple[AccountConfig, ...]:
+        """The accounts still listed, with the push choices the dialog shows now."""
+        accounts: list[AccountConfig] = []
+        for acc in self._accounts:
+            edit = self._push_edits.get(acc.key)
+            if edit is None:
+                continue  # marked for removal
+            was_push = acc.delivery == "push"
+            if edit.enabled == was_push and edit.url == acc.push_public_url:
+                accounts.append(acc)
+                continue
+            try:
+                url = check_public_url(edit.url) if edit.url.strip() else ""
+            except PushSetupError:
+                url = edit.url.strip()  # only possible while push is off; kept as typed
+            delivery = "push" if edit.enabled else ("poll" if was_push else acc.delivery)
+            accounts.append(replace(acc, delivery=delivery, push_public_url=url))
+        return tuple(accounts)
+
+    def _push_problem(self) -> tuple[str | None, QWidget] | None:
+        """The first push field that keeps the dialog from closing: (account key, widget)."""
+        for acc in self._accounts:
+            edit = self._push_edits.get(acc.key)
+            if edit is not None and edit.enabled and public_url_error(edit.url, required=True):
+                return acc.key, self.push_url
+        listen = self.push_listen.text()
+        if listen != self._settings.push_listen and listen_error(listen):
+            return None, self.push_listen
+        return None
+
     def settings_value(self) -> Settings:
         """The settings as the dialog shows them now."""
         types = dict(self._settings.types)
@@ -462,6 +918,13 @@ class SettingsDialog(QDialog):
             start=self.quiet_start.time().toString(_TIME_FORMAT),
             end=self.quiet_end.time().toString(_TIME_FORMAT),
         )
+        listen = self.push_listen.text().strip()
+        if listen_error(listen) is not None:
+            listen = self._settings.push_listen
+        catchup = self._settings.push_catchup_s
+        if self.push_catchup.value() != self._catchup_shown:
+            catchup = self.push_catchup.value() * 60
+        policy = self.push_policy.currentData()
         return replace(
             self._settings,
             poll_interval_s=self.poll_interval.value(),
@@ -469,6 +932,9 @@ class SettingsDialog(QDialog):
             quiet_hours=quiet,
             pause_until=self._pause_until,
             show_avatars=self.show_avatars.isChecked(),
+            push_listen=listen,
+            push_catchup_s=catchup,
+            push_policy=policy if isinstance(policy, str) else self._settings.push_policy,
         )
 
     def result_value(self) -> SettingsResult | None:
@@ -493,6 +959,7 @@ class SettingsDialog(QDialog):
         index = self.account_list.indexOfTopLevelItem(item)
         self.account_list.takeTopLevelItem(index)
         self._removed.append(key)
+        self._forget_push_account(key)
         log.info("Account %s marked for removal", key)
         remaining = self.account_list.topLevelItemCount()
         neighbour = self.account_list.topLevelItem(min(index, remaining - 1))
@@ -525,11 +992,74 @@ class SettingsDialog(QDialog):
         # The button is now disabled; keep keyboard focus on this page.
         self.quiet_enabled.setFocus()
 
+    @Slot()
+    def _on_test_route(self) -> None:
+        key = self._push_shown
+        route_test = self._route_test
+        if key is None or route_test is None or self._testing is not None:
+            return
+        acc = next(a for a in self._accounts if a.key == key)
+        try:
+            url = check_public_url(self._push_edits[key].url)
+        except PushSetupError:
+            return
+        account = replace(acc, delivery="push", push_public_url=url)
+        # The relay lives on the GUI thread; its signal reaches this dialog (if it still exists)
+        # through the GUI thread's event loop.
+        relay = _RouteTestRelay(QCoreApplication.instance())
+        relay.setObjectName("routeTestRelay")
+        queued = Qt.ConnectionType.QueuedConnection
+        relay.finished.connect(self._on_route_test_done, queued)
+        relay.finished.connect(relay.release, queued)
+        self._testing, self._testing_url = key, url
+        thread = threading.Thread(
+            target=_run_route_test,
+            args=(route_test, account, relay),
+            name="tootbell-route-test",
+            daemon=True,  # a test is never worth holding up quitting for
+        )
+        log.info("Testing the push route of %s", key)
+        thread.start()
+        self._update_test_button()
+        self._update_test_status()
+
+    @Slot(str, object)
+    def _on_route_test_done(self, key: str, result: object) -> None:
+        tested_url = self._testing_url if key == self._testing else None
+        if key == self._testing:
+            self._testing, self._testing_url = None, ""
+        edit = self._push_edits.get(key)
+        # Kept only while the field still holds the address that was tested.
+        if edit is not None and isinstance(result, RouteTestResult) and tested_url is not None:
+            try:
+                current = check_public_url(edit.url)
+            except PushSetupError:
+                current = None
+            if current == tested_url:
+                edit.result, edit.tested_at = result, self._clock()
+        if isinstance(result, RouteTestResult):
+            log.info("Route test of %s: %s", key, "works" if result.ok else result.message)
+        self._update_test_button()
+        self._update_test_status()
+
+    def is_testing(self) -> bool:
+        return self._testing is not None
+
     def accept(self) -> None:
+        problem = self._push_problem()
+        if problem is not None:
+            key, widget = problem
+            if key is not None:
+                self.push_account.setCurrentIndex(self.push_account.findData(key))
+            self.tabs.setCurrentWidget(self.push_page)
+            widget.setFocus(Qt.FocusReason.OtherFocusReason)
+            self._add_account = False
+            return
         self._result = SettingsResult(
             settings=self.settings_value(),
             remove_accounts=tuple(self._removed),
             add_account=self._add_account,
+            accounts=self.accounts_value(),
         )
         super().accept()
 
@@ -547,9 +1077,16 @@ class SettingsDialog(QDialog):
         accounts: Sequence[AccountConfig],
         *,
         account_status: Mapping[str, str] | None = None,
+        route_test: RouteTestFn | None = None,
     ) -> SettingsResult | None:
-        """Show the settings; None when the person cancels."""
-        dialog = cls(parent, settings, accounts, account_status=account_status)
+        """Show the settings; None when the person cancels.
+
+        ``route_test`` sends a test push along an account's public URL and blocks until it
+        knows; without it the Test route button stays off.
+        """
+        dialog = cls(
+            parent, settings, accounts, account_status=account_status, route_test=route_test
+        )
         try:
             dialog.exec()
             return dialog.result_value()

@@ -323,16 +323,29 @@ class TootbellApp(QObject):
         if self.demo_server is None:
             self.demo_server = DemoServer(auto_generate=6.0)
             self.demo_server.start()
-        if self.config.settings.poll_interval_s > DEMO_POLL_S:
-            # The demo produces something every few seconds: check often enough to show it.
-            self.config = replace(
-                self.config, settings=replace(self.config.settings, poll_interval_s=DEMO_POLL_S)
-            )
+        # The demo pushes every notification to a listener on a free loopback port (unlike
+        # Mastodon, the demo may deliver to 127.0.0.1), so toasts appear the moment they
+        # happen; the catch-up check runs often, as polling would.
+        port = _free_loopback_port()
+        self.config = replace(
+            self.config,
+            settings=replace(
+                self.config.settings,
+                poll_interval_s=DEMO_POLL_S,
+                push_listen=f"127.0.0.1:{port}",
+                push_catchup_s=60,
+            ),
+        )
         token = self.demo_server.create_token("demo")
         from urllib.parse import urlsplit
 
         host = urlsplit(self.demo_server.base_url).netloc
-        acc = AccountConfig(key=f"demo@{host}", base_url=self.demo_server.base_url)
+        acc = AccountConfig(
+            key=f"demo@{host}",
+            base_url=self.demo_server.base_url,
+            delivery="push",
+            push_public_url=f"http://127.0.0.1:{port}",
+        )
         self.secrets.set_token(acc.key, token)
         self.add_account(acc)
 
@@ -800,6 +813,14 @@ class TootbellApp(QObject):
         if self._demo_dir is not None:
             with contextlib.suppress(OSError):
                 self._demo_dir.cleanup()
+
+
+def _free_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _drop_push_subscription(acc: AccountConfig, paths: Paths, secrets: SecretStore) -> None:

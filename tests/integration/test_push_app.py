@@ -274,3 +274,33 @@ def test_push_switched_on_in_settings_subscribes(
         qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=5000)
     finally:
         app.shutdown()
+
+
+def test_switch_changes_update_the_subscription_with_the_full_alert_set(
+    qtbot: QtBot,
+    server: DemoServer,
+    secrets: SecretStore,
+    push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig],
+) -> None:
+    import json
+
+    app, _, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    token = secrets.get_token(acc.key) or ""
+    sub = server.push_subscription(token)
+    assert sub is not None and sub["alerts"]["favourite"] is True
+    server.clear_requests()
+    types = dict(app.config.settings.types)
+    types["favourite"] = False
+    app.apply_settings(replace(app.config.settings, types=types, push_policy="followed"))
+    qtbot.waitUntil(
+        lambda: (server.push_subscription(token) or {}).get("policy") == "followed", timeout=10_000
+    )
+    sub = server.push_subscription(token)
+    assert (
+        sub is not None and sub["alerts"]["favourite"] is False and sub["alerts"]["mention"] is True
+    )
+    (put,) = server.requests_to("/api/v1/push/subscription", "PUT")
+    body = json.loads(put.body)
+    assert body["data"]["policy"] == "followed"
+    assert len(body["data"]["alerts"]) >= 13 and body["data"]["alerts"]["favourite"] is False

@@ -304,3 +304,21 @@ def test_switch_changes_update_the_subscription_with_the_full_alert_set(
     body = json.loads(put.body)
     assert body["data"]["policy"] == "followed"
     assert len(body["data"]["alerts"]) >= 13 and body["data"]["alerts"]["favourite"] is False
+
+
+def test_when_the_fetch_fails_the_payload_is_shown_once(
+    qtbot: QtBot,
+    server: DemoServer,
+    push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig],
+) -> None:
+    app, notifier, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    server.faults.queue("/api/v1/notifications/", "500", count=5)
+    n = server.add_notification("mention", from_user="ana", status_text="Fetch will fail")
+    qtbot.waitUntil(lambda: n["id"] in notifier.ids(), timeout=5000)
+    toast = next(t for t, _ in notifier.shown if n["id"] in t.notification_ids)
+    assert "mentioned you" in toast.title and "Fetch will fail" in toast.body  # from the payload
+    server.faults.clear()
+    app.check_now()  # the catch-up poll brings the same notification: not shown again
+    qtbot.wait(800)
+    assert notifier.ids().count(n["id"]) == 1

@@ -6,41 +6,24 @@ Each command is a separate ``tootbell`` process; the demo instance runs in the t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_run import cli_env, tootbell
 
 from tootbell.demo import DemoServer
 
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e["TOOTBELL_HOME"] = str(tmp_path / "home")
-    return e
+    return cli_env(tmp_path)
 
 
 @pytest.fixture
 def demo() -> Iterator[DemoServer]:
     with DemoServer() as srv:
         yield srv
-
-
-def tootbell(
-    env: dict[str, str], *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tootbell", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def host(demo: DemoServer) -> str:

@@ -6,14 +6,12 @@ the "public URL" here is the listener's own loopback address.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli_run import cli_env, tootbell
 
 from tootbell.demo import DemoServer
 
@@ -26,28 +24,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    e = dict(os.environ)
-    e["TOOTBELL_HOME"] = str(tmp_path / "home")
-    return e
+    return cli_env(tmp_path)
 
 
 @pytest.fixture
 def demo() -> Iterator[DemoServer]:
     with DemoServer() as srv:
         yield srv
-
-
-def tootbell(
-    env: dict[str, str], *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tootbell", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
 
 
 def test_push_enable_status_test_disable(env: dict[str, str], demo: DemoServer) -> None:

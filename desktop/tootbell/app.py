@@ -234,6 +234,8 @@ class TootbellApp(QObject):
         worker.statusChanged.connect(self._on_status)
         worker.dismissFailed.connect(self._on_dismiss_failed)
         worker.pushRoute.connect(self._on_push_route)
+        worker.readToasts.connect(self._on_read_toasts)
+        worker.actionFailed.connect(self._warn)
         handle = WorkerHandle(worker)
         self.workers[acc.key] = handle
         handle.start()
@@ -382,6 +384,9 @@ class TootbellApp(QObject):
         i.addAccount.connect(self.show_add_account)
         i.signInAgain.connect(lambda _key: self.show_add_account())
         i.quit.connect(self.quit)
+        i.markAllRead.connect(self.mark_all_read)
+        i.manageFilters.connect(self.show_filters)
+        i.clearNotifications.connect(self.show_notifications)
 
     @Slot()
     def check_now(self) -> None:
@@ -432,6 +437,61 @@ class TootbellApp(QObject):
         if result.add_account:
             self.show_add_account()
 
+    def _account_for(self, key: str) -> AccountConfig | None:
+        if key:
+            return self.config.account(key)
+        return self.config.accounts[0] if self.config.accounts else None
+
+    @Slot(str)
+    def show_filters(self, key: str = "") -> None:
+        """Manage filters… for one account; the inbox uses the new filters at once."""
+        from tootbell.services import FilterService
+        from tootbell.ui.dialogs.filters import FiltersDialog
+
+        acc = self._account_for(key)
+        if acc is None:
+            return
+        service = FilterService(acc, self.secrets, self.paths)
+        try:
+            FiltersDialog.manage(self._parent_widget(), service, account_label=acc.key)
+        finally:
+            threading.Thread(target=service.close, name="filters-close", daemon=True).start()
+        handle = self.workers.get(acc.key)
+        if handle is not None:
+            handle.worker.check_now()
+
+    @Slot(str)
+    def show_notifications(self, key: str = "") -> None:
+        """Clear notifications…: dismiss, clear all, mark read, conversations."""
+        from tootbell.services import NotificationsService
+        from tootbell.ui.dialogs.notifications import NotificationsDialog
+
+        acc = self._account_for(key)
+        if acc is None:
+            return
+        service = NotificationsService(acc, self.secrets, self.paths)
+        dlg = NotificationsDialog(self._parent_widget(), service, account_label=acc.key)
+        dlg.dismissed.connect(lambda ids, k=acc.key: self._withdraw_ids(k, ids))
+        dlg.cleared.connect(lambda k=acc.key: self._withdraw_ids(k, None))
+        try:
+            dlg.exec()
+        finally:
+            threading.Thread(target=service.close, name="notifications-close", daemon=True).start()
+        handle = self.workers.get(acc.key)
+        if handle is not None:
+            handle.worker.check_marker()
+
+    def _withdraw_ids(self, account_key: str, ids: list[str] | None) -> None:
+        """Dismissed or cleared elsewhere in Tootbell: withdraw their toasts."""
+        wanted = None if ids is None else set(ids)
+        keys = [
+            k
+            for k, info in self.shown.items()
+            if info.account_key == account_key
+            and (wanted is None or set(info.notification_ids) <= wanted)
+        ]
+        self._on_read_toasts(keys)
+
     @Slot()
     def show_add_account(self) -> None:
         from tootbell.accounts import sign_in_with_browser, sign_in_with_token
@@ -478,12 +538,30 @@ class TootbellApp(QObject):
                 QDesktopServices.openUrl(QUrl(info.open_url))
             else:
                 self.open_notifications(info.account_key)
+        elif action == "read-conversation":
+            handle = self.workers.get(info.account_key)
+            if handle is not None:
+                handle.worker.mark_conversation_read(key, list(info.notification_ids))
         elif action == "dismiss":
             handle = self.workers.get(info.account_key)
             if handle is not None and info.notification_ids:
                 handle.worker.dismiss(key, list(info.notification_ids))
             if self._notifier is not None:
                 self._notifier.close(key)
+
+    @Slot(list)
+    def _on_read_toasts(self, keys: list[str]) -> None:
+        """Read here or in another client: withdraw those toasts."""
+        for key in keys:
+            if self.shown.pop(key, None) is not None and self._notifier is not None:
+                self._notifier.close(key)
+        self.refresh_ui()
+
+    @Slot(str)
+    def mark_all_read(self, key: str = "") -> None:
+        for k, h in self.workers.items():
+            if not key or k == key:
+                h.worker.mark_all_read()
 
     @Slot(str, int)
     def _on_toast_closed(self, key: str, _reason: int) -> None:

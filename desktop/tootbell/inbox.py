@@ -303,6 +303,16 @@ class Inbox:
             self.forget_toast(k)
         return keys
 
+    def mark_ids_read(self, ids: Iterable[str]) -> list[str]:
+        """Some notifications were read here (a conversation marked read): no longer unread.
+        Returns the keys of toasts whose notifications are now all read."""
+        gone = set(ids)
+        self.state.unread = [i for i in self.state.unread if i not in gone]
+        keys = [k for k, t in self._toast_ids.items() if t and set(t) <= gone]
+        for k in keys:
+            self.forget_toast(k)
+        return keys
+
     def forget_toast(self, key: str) -> None:
         """A toast is gone for good (read, or dismissed by the person): the next arrival in
         its group starts a new count instead of growing the old one."""

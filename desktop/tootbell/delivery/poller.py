@@ -72,6 +72,8 @@ class PollOutcome:
     next_delay_s: float = 60.0
     storage_error: str = ""
     fresh: list[Notification] = field(default_factory=list)  # not seen before this poll
+    read_keys: list[str] = field(default_factory=list)  # toasts read elsewhere: withdraw them
+    server_unread: int | None = None  # the server's own unread count, where it has one
 
 
 class AccountPoller:
@@ -115,7 +117,7 @@ class AccountPoller:
                 out.requests += 1
             if self.state.cursor is None:
                 self._start_cursor(out)
-            self._refresh_marker(out, force=False)
+            out.read_keys = self._refresh_marker(out, force=False)
             limit = self.capabilities.max_notification_limit if self.capabilities else 80
             for _ in range(MAX_PAGES_PER_POLL):
                 page = self.client.notifications(min_id=self.state.cursor, limit=limit)
@@ -136,6 +138,9 @@ class AccountPoller:
                 if not page.items:
                     break
             toasts.extend(self.inbox.tick(settings))
+            if self.capabilities is not None and self.capabilities.has_unread_count:
+                out.server_unread = self.client.unread_count()
+                out.requests += 1
         except AuthError as e:
             log.warning("%s: authentication failed: %s", self.account_key, e.message)
             self.health = Health.AUTH_FAILED

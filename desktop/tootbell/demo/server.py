@@ -19,17 +19,25 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, cast
-from urllib.parse import parse_qs, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from tootbell.demo import data, png
 from tootbell.demo.faults import Fault, FaultScript, RequestLog
+from tootbell.demo.filters import (
+    UNSET,
+    FilterChanges,
+    FilterInvalid,
+    FilterNotFound,
+    KeywordChange,
+    normalize_context,
+)
 from tootbell.demo.generator import AutoGenerator, NotificationStream
 from tootbell.demo.push import PUSH_RETRY_DELAYS, PushDelivery, PushSender
 from tootbell.demo.world import (
@@ -65,6 +73,8 @@ NEEDS_USER = "This method requires an authenticated user"
 INVALID_PUSH_KEY = "is not a valid Ed25519 or Curve25519 key"  # Mastodon's crypto.errors text
 GTS_HTTPS_ONLY = "Unprocessable Entity: endpoint must be an https:// URL"
 VAPID_SUBJECT = "mailto:admin@demo.invalid"
+V1_FILTERS_DEPRECATED = "@1668384000"  # deprecate_api '2022-11-14', as Mastodon 4.4+ sends it
+CONVERSATIONS_LIMIT = 20  # default page; the maximum is twice that
 
 
 # --------------------------------------------------------------------------- responses
@@ -144,6 +154,28 @@ def _dict_param(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _blank(value: object) -> bool:
+    """Rails' ``blank?`` for a parameter value."""
+    if value is None or value is False:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, (list, dict)) and not value
+
+
+def _keyword_change(raw: dict[str, Any]) -> KeywordChange:
+    """One ``keywords_attributes`` entry (``id``, ``keyword``, ``whole_word``, ``_destroy``)."""
+    kid = Incoming._scalar(raw.get("id"))
+    whole = raw.get("whole_word")
+    return KeywordChange(
+        id=kid.strip() if kid is not None and kid.strip() else None,
+        keyword=(Incoming._scalar(raw.get("keyword")) or "") if "keyword" in raw else None,
+        whole_word=None if _blank(whole) and whole is not False else _bool_param(whole),
+        destroy=_bool_param(raw.get("_destroy")),
+        all_blank=all(_blank(v) for k, v in raw.items() if k != "_destroy"),
+    )
+
+
 def _valid_push_endpoint(url: str) -> bool:
     """Mastodon's UrlValidator: an http or https URL with a host."""
     if any(c.isspace() for c in url):
@@ -171,6 +203,7 @@ class Incoming:
     client_ip: str
     form: dict[str, list[str]] = field(default_factory=dict)
     json_body: object = None
+    pairs: list[tuple[str, str]] = field(default_factory=list)  # query then form, in order
 
     @classmethod
     def parse(
@@ -184,6 +217,7 @@ class Incoming:
             headers=headers,
             body=body,
             client_ip=client_ip,
+            pairs=parse_qsl(split.query, keep_blank_values=True),
         )
         ctype = headers.get_content_type()
         if body and ctype == "application/json":
@@ -192,7 +226,9 @@ class Incoming:
             except (UnicodeDecodeError, ValueError) as exc:
                 raise json_error(400, "Error occurred while parsing request parameters") from exc
         elif body and ctype == "application/x-www-form-urlencoded":
-            req.form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+            text = body.decode("utf-8", "replace")
+            req.form = parse_qs(text, keep_blank_values=True)
+            req.pairs += parse_qsl(text, keep_blank_values=True)
         return req
 
     @staticmethod
@@ -228,6 +264,46 @@ class Incoming:
             if found:
                 return found
         return []
+
+    def has(self, name: str) -> bool:
+        """Whether the request carries ``name`` (or ``name[]``) at all, blank or not."""
+        keys = (name, f"{name}[]")
+        if isinstance(self.json_body, dict) and any(k in self.json_body for k in keys):
+            return True
+        return any(k in source for source in (self.form, self.query) for k in keys)
+
+    def records(self, name: str) -> list[dict[str, Any]] | None:
+        """A list of hashes as Rack builds it: ``name[][key]=…`` (a repeated key starts the
+        next hash), ``name[0][key]=…`` (one hash per index), or a JSON list (or object keyed by
+        index). None when the request has no such parameter."""
+        if isinstance(self.json_body, dict):
+            for key in (name, f"{name}[]"):
+                if key in self.json_body:
+                    value = self.json_body[key]
+                    if isinstance(value, list):
+                        return [v for v in value if isinstance(v, dict)]
+                    if isinstance(value, dict):
+                        if any(not isinstance(v, dict) for v in value.values()):
+                            return [value]
+                        return list(value.values())
+                    return []
+        pattern = re.compile(re.escape(name) + r"\[([^\[\]]*)\]\[([^\[\]]+)\]")
+        found = False
+        listed: list[dict[str, Any]] = []
+        indexed: dict[str, dict[str, Any]] = {}
+        for key, value in self.pairs:
+            m = pattern.fullmatch(key)
+            if m is None:
+                continue
+            found = True
+            index, attr = m.groups()
+            if index == "":
+                if not listed or attr in listed[-1]:
+                    listed.append({})
+                listed[-1][attr] = value
+            else:
+                indexed.setdefault(index, {})[attr] = value
+        return listed + list(indexed.values()) if found else None
 
     def nested(self, outer: str, inner: str) -> str | None:
         """``outer[inner]`` in a form or query, or ``{"outer": {"inner": ...}}`` in JSON."""
@@ -310,8 +386,35 @@ class DemoRouter:
         r("GET", r"/api/v1/notifications/(?P<id>[^/]+)", self.notification)
         r("POST", r"/api/v1/notifications/(?P<id>[^/]+)/dismiss", self.dismiss)
         r("DELETE", r"/api/v1/notifications/(?P<id>[^/]+)", self.dismiss)
+        r("POST", r"/api/v2/notifications/(?P<key>[^/]+)/dismiss", self.dismiss_group)
         r("GET", r"/api/v1/markers", self.markers)
         r("POST", r"/api/v1/markers", self.set_markers)
+        r("GET", r"/api/v2/filters", self.filters_index)
+        r("POST", r"/api/v2/filters", self.filter_create)
+        r("GET", r"/api/v2/filters/keywords/(?P<id>[^/]+)", self.keyword_show)
+        r("PUT", r"/api/v2/filters/keywords/(?P<id>[^/]+)", self.keyword_update)
+        r("PATCH", r"/api/v2/filters/keywords/(?P<id>[^/]+)", self.keyword_update)
+        r("DELETE", r"/api/v2/filters/keywords/(?P<id>[^/]+)", self.keyword_destroy)
+        r("GET", r"/api/v2/filters/statuses/(?P<id>[^/]+)", self.filter_status_show)
+        r("DELETE", r"/api/v2/filters/statuses/(?P<id>[^/]+)", self.filter_status_destroy)
+        r("GET", r"/api/v2/filters/(?P<id>[^/]+)/keywords", self.keywords_index)
+        r("POST", r"/api/v2/filters/(?P<id>[^/]+)/keywords", self.keyword_create)
+        r("GET", r"/api/v2/filters/(?P<id>[^/]+)/statuses", self.filter_statuses_index)
+        r("POST", r"/api/v2/filters/(?P<id>[^/]+)/statuses", self.filter_status_create)
+        r("GET", r"/api/v2/filters/(?P<id>[^/]+)", self.filter_show)
+        r("PUT", r"/api/v2/filters/(?P<id>[^/]+)", self.filter_update)
+        r("PATCH", r"/api/v2/filters/(?P<id>[^/]+)", self.filter_update)
+        r("DELETE", r"/api/v2/filters/(?P<id>[^/]+)", self.filter_destroy)
+        r("GET", r"/api/v1/filters", self.v1_filters_index)
+        r("POST", r"/api/v1/filters", self.v1_filter_create)
+        r("GET", r"/api/v1/filters/(?P<id>[^/]+)", self.v1_filter_show)
+        r("PUT", r"/api/v1/filters/(?P<id>[^/]+)", self.v1_filter_update)
+        r("PATCH", r"/api/v1/filters/(?P<id>[^/]+)", self.v1_filter_update)
+        r("DELETE", r"/api/v1/filters/(?P<id>[^/]+)", self.v1_filter_destroy)
+        r("GET", r"/api/v1/conversations", self.conversations)
+        r("POST", r"/api/v1/conversations/(?P<id>[^/]+)/read", self.conversation_read)
+        r("POST", r"/api/v1/conversations/(?P<id>[^/]+)/unread", self.conversation_unread)
+        r("DELETE", r"/api/v1/conversations/(?P<id>[^/]+)", self.conversation_destroy)
         r("POST", r"/api/v1/push/subscription", self.push_subscribe)
         r("GET", r"/api/v1/push/subscription", self.push_show)
         r("PUT", r"/api/v1/push/subscription", self.push_update)
@@ -819,6 +922,16 @@ class DemoRouter:
         self.world.clear(user)
         return json_response(200, {})
 
+    def dismiss_group(self, req: Incoming, m: re.Match[str]) -> Response:
+        """``POST /api/v2/notifications/:group_key/dismiss`` (Mastodon 4.3+). Mastodon answers
+        ``{}`` whatever the key; the demo answers 404 when no notification had it."""
+        if not self.pose.has_grouping:
+            raise json_error(404, NOT_FOUND)
+        user = self._user(req, "write", "write:notifications")
+        if not self.world.dismiss_group(user, m.group("key")):
+            raise json_error(404, NOT_FOUND)
+        return json_response(200, {})
+
     # ------------------------------------------------------------------ markers
 
     def markers(self, req: Incoming, m: re.Match[str]) -> Response:
@@ -833,6 +946,251 @@ class DemoRouter:
             if last_read_id:
                 out[timeline] = self.world.set_marker(user, timeline, last_read_id)
         return json_response(200, out)
+
+    # ------------------------------------------------------------------ filters
+
+    def _v2_filters(self, req: Incoming, write: bool = False) -> str:
+        """The user, after the pose (404 before Mastodon 4.0 and on Akkoma) and the scope."""
+        if not self.pose.has_v2_filters:
+            raise json_error(404, NOT_FOUND)
+        return self._filters_user(req, write)
+
+    def _filters_user(self, req: Incoming, write: bool) -> str:
+        if write:
+            return self._user(req, "write", "write:filters")
+        return self._user(req, "read", "read:filters")
+
+    @contextlib.contextmanager
+    def _filter_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except FilterNotFound:
+            raise json_error(404, NOT_FOUND) from None
+        except FilterInvalid as e:
+            raise HttpError(json_response(422, e.to_json())) from None
+
+    @staticmethod
+    def _optional_bool(req: Incoming, name: str) -> bool | None:
+        """A Rails boolean, or None when absent or blank (left as it is)."""
+        raw = req.value(name)
+        return None if raw is None or not raw.strip() else _truthy(raw)
+
+    @staticmethod
+    def _expires_in(req: Incoming) -> Any:
+        """UNSET when absent; None (never) when blank; else seconds (Rails' ``to_i``)."""
+        if not req.has("expires_in"):
+            return UNSET
+        raw = req.value("expires_in")
+        return None if raw is None or not raw.strip() else _int(raw, 0)
+
+    @staticmethod
+    def _context(req: Incoming) -> list[str] | None:
+        return normalize_context(req.values("context")) if req.has("context") else None
+
+    def _filter_changes(self, req: Incoming) -> FilterChanges:
+        title = (req.value("title") or "") if req.has("title") else None
+        action = (req.value("filter_action") or "") if req.has("filter_action") else None
+        keywords = tuple(_keyword_change(raw) for raw in req.records("keywords_attributes") or [])
+        return FilterChanges(
+            title=title,
+            context=self._context(req),
+            action=action,
+            expires_in=self._expires_in(req),
+            keywords=keywords,
+        )
+
+    def filters_index(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req)
+        return json_response(200, self.world.filters.list_json(user))
+
+    def filter_create(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req, write=True)
+        changes = self._filter_changes(req)
+        with self._filter_errors():
+            out = self.world.filters.create(user, changes, self.pose.filter_actions)
+        return json_response(200, out)
+
+    def filter_show(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req)
+        with self._filter_errors():
+            return json_response(200, self.world.filters.get_json(user, m.group("id")))
+
+    def filter_update(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req, write=True)
+        changes = self._filter_changes(req)
+        with self._filter_errors():
+            out = self.world.filters.update(user, m.group("id"), changes, self.pose.filter_actions)
+        return json_response(200, out)
+
+    def filter_destroy(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req, write=True)
+        with self._filter_errors():
+            self.world.filters.delete(user, m.group("id"))
+        return json_response(200, {})
+
+    def keywords_index(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req)
+        with self._filter_errors():
+            return json_response(200, self.world.filters.keywords_json(user, m.group("id")))
+
+    def keyword_create(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req, write=True)
+        with self._filter_errors():
+            out = self.world.filters.add_keyword(
+                user,
+                m.group("id"),
+                req.value("keyword") or "",
+                self._optional_bool(req, "whole_word"),
+            )
+        return json_response(200, out)
+
+    def keyword_show(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req)
+        with self._filter_errors():
+            return json_response(200, self.world.filters.keyword_json(user, m.group("id")))
+
+    def keyword_update(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req, write=True)
+        keyword = (req.value("keyword") or "") if req.has("keyword") else None
+        with self._filter_errors():
+            out = self.world.filters.update_keyword(
+                user, m.group("id"), keyword, self._optional_bool(req, "whole_word")
+            )
+        return json_response(200, out)
+
+    def keyword_destroy(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req, write=True)
+        with self._filter_errors():
+            self.world.filters.delete_keyword(user, m.group("id"))
+        return json_response(200, {})
+
+    def filter_statuses_index(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req)
+        with self._filter_errors():
+            return json_response(200, self.world.filters.statuses_json(user, m.group("id")))
+
+    def filter_status_create(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req, write=True)
+        status_id = (req.value("status_id") or "").strip()
+        with self._filter_errors():
+            out = self.world.filters.add_status(
+                user,
+                m.group("id"),
+                status_id,
+                status_exists=bool(status_id) and self.world.status_exists(status_id),
+            )
+        return json_response(200, out)
+
+    def filter_status_show(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req)
+        with self._filter_errors():
+            return json_response(200, self.world.filters.status_json(user, m.group("id")))
+
+    def filter_status_destroy(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._v2_filters(req, write=True)
+        with self._filter_errors():
+            self.world.filters.delete_status(user, m.group("id"))
+        return json_response(200, {})
+
+    # v1: every pose; on Mastodon 4.x (and GoToSocial) a view of the v2 keywords.
+
+    def _v1_headers(self) -> list[tuple[str, str]]:
+        return [("Deprecation", V1_FILTERS_DEPRECATED)] if self.pose.deprecates_v1_filters else []
+
+    def v1_filters_index(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._filters_user(req, write=False)
+        return json_response(200, self.world.filters.v1_list_json(user), self._v1_headers())
+
+    def v1_filter_create(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._filters_user(req, write=True)
+        with self._filter_errors():
+            out = self.world.filters.v1_create(
+                user,
+                phrase=req.value("phrase") or "",
+                context=self._context(req) or [],
+                irreversible=_truthy(req.value("irreversible")),
+                whole_word=self._optional_bool(req, "whole_word"),
+                expires_in=self._expires_in(req),
+            )
+        return json_response(200, out, self._v1_headers())
+
+    def v1_filter_show(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._filters_user(req, write=False)
+        with self._filter_errors():
+            out = self.world.filters.v1_get_json(user, m.group("id"))
+        return json_response(200, out, self._v1_headers())
+
+    def v1_filter_update(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._filters_user(req, write=True)
+        with self._filter_errors():
+            out = self.world.filters.v1_update(
+                user,
+                m.group("id"),
+                phrase=(req.value("phrase") or "") if req.has("phrase") else None,
+                context=self._context(req),
+                irreversible=self._optional_bool(req, "irreversible"),
+                whole_word=self._optional_bool(req, "whole_word"),
+                expires_in=self._expires_in(req),
+            )
+        return json_response(200, out, self._v1_headers())
+
+    def v1_filter_destroy(self, req: Incoming, m: re.Match[str]) -> Response:
+        """Removes only the keyword; its v2 filter stays (Mastodon 4.x)."""
+        user = self._filters_user(req, write=True)
+        with self._filter_errors():
+            self.world.filters.delete_keyword(user, m.group("id"))
+        return json_response(200, {}, self._v1_headers())
+
+    # ------------------------------------------------------------------ conversations
+
+    def conversations(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._user(req, "read", "read:statuses")
+        raw_limit = req.value("limit")
+        limit = (
+            CONVERSATIONS_LIMIT
+            if raw_limit is None
+            else min(abs(_int(raw_limit, CONVERSATIONS_LIMIT)), 2 * CONVERSATIONS_LIMIT)
+        )
+        items = self.world.list_conversations(
+            user,
+            limit=limit,
+            max_id=req.value("max_id") or None,
+            since_id=req.value("since_id") or None,
+            min_id=req.value("min_id") or None,
+        )
+        links: list[str] = []
+        keep = [("limit", raw_limit)] if raw_limit is not None else []
+        url = f"{self.base}/api/v1/conversations"
+        if items and len(items) == limit:
+            nxt = urlencode([*keep, ("max_id", items[-1]["last_status"]["id"])])
+            links.append(f'<{url}?{nxt}>; rel="next"')
+        if items:
+            prev = urlencode([*keep, ("min_id", items[0]["last_status"]["id"])])
+            links.append(f'<{url}?{prev}>; rel="prev"')
+        headers = [("Link", ", ".join(links))] if links else []
+        return json_response(200, items, headers)
+
+    def conversation_read(self, req: Incoming, m: re.Match[str]) -> Response:
+        return self._mark_conversation(req, m.group("id"), unread=False)
+
+    def conversation_unread(self, req: Incoming, m: re.Match[str]) -> Response:
+        """Routed but undocumented, from Mastodon 4.3."""
+        if not self.pose.at_least(4, 3):
+            raise json_error(404, NOT_FOUND)
+        return self._mark_conversation(req, m.group("id"), unread=True)
+
+    def _mark_conversation(self, req: Incoming, conversation_id: str, *, unread: bool) -> Response:
+        user = self._user(req, "write", "write:conversations")
+        out = self.world.mark_conversation(user, conversation_id, unread)
+        if out is None:
+            raise json_error(404, NOT_FOUND)
+        return json_response(200, out)
+
+    def conversation_destroy(self, req: Incoming, m: re.Match[str]) -> Response:
+        user = self._user(req, "write", "write:conversations")
+        if not self.world.conversations.delete(user, m.group("id")):
+            raise json_error(404, NOT_FOUND)
+        return json_response(200, {})
 
     # ------------------------------------------------------------------ Web Push
 
@@ -1319,9 +1677,13 @@ class DemoServer:
         moderation_warning; for poll, no sender means the user's own poll ended).
         favourite / reblog / quote are about one of the user's own posts (``status_id``
         reuses a post, so many favourites can land on one); a mention's post is by the
-        sender and mentions the user (``visibility="direct"`` for a DM). ``filtered_action``
-        ("warn", "hide", "blur") adds a ``status.filtered`` result; ``policy_filtered`` marks
-        the notification ``filtered: true`` (listed only with include_filtered=true).
+        sender and mentions the user (``visibility="direct"`` for a DM, which also makes the
+        user's conversation with the sender unread). ``filtered_action`` ("warn", "hide",
+        "blur") stores a filter titled ``filter_title`` for ``filter_context`` holding
+        ``filter_keywords`` (default: the title in lower case) and makes the status match it
+        whatever its text; the stored filters then match every status as Mastodon's do.
+        ``policy_filtered`` marks the notification ``filtered: true`` (listed only with
+        include_filtered=true).
         ``group_key`` defaults to ``grouped-<type>-<status_id>-<hour>`` for favourite,
         reblog, follow and admin.sign_up, else ``ungrouped-<id>``.
         """
@@ -1356,12 +1718,46 @@ class DemoServer:
         """Every notification of ``username``, newest first (policy-filtered ones too)."""
         return self.world.notifications_for(username)
 
-    def set_marker(self, last_read_id: str, username: str = data.LOCAL_USER) -> None:
-        self.world.set_marker(username, "notifications", last_read_id)
+    def set_marker(self, last_read_id: str, username: str = data.LOCAL_USER) -> JSON:
+        """Move the notifications marker as another client would: a new position bumps its
+        ``version``. Returns the marker JSON."""
+        return self.world.set_marker(username, "notifications", last_read_id)
 
     def marker(self, username: str = data.LOCAL_USER) -> JSON | None:
         """The user's notifications marker JSON, or None when never set."""
         return self.world.markers(username, ["notifications"]).get("notifications")
+
+    def add_filter(
+        self,
+        title: str,
+        keywords: Sequence[str],
+        action: str = "hide",
+        context: Sequence[str] = ("notifications",),
+        username: str = data.LOCAL_USER,
+        *,
+        whole_word: bool = True,
+        expires_in: float | None = None,
+    ) -> JSON:
+        """Store a v2 filter for ``username`` (any action, whatever the pose); returns its
+        ``Filter`` JSON with keywords. ValueError with Mastodon's text when invalid."""
+        self.world.ensure_local(username)
+        return self.world.filters.add(
+            username,
+            title,
+            keywords,
+            action=action,
+            context=context,
+            whole_word=whole_word,
+            expires_in=expires_in,
+        )
+
+    def filters_for(self, username: str = data.LOCAL_USER) -> list[JSON]:
+        """The user's filters as v2 ``Filter`` JSON with keywords and statuses, oldest first."""
+        return self.world.filters.list_json(username)
+
+    def conversations_for(self, username: str = data.LOCAL_USER) -> list[JSON]:
+        """The user's ``Conversation`` JSON, newest first."""
+        return self.world.conversations_for(username)
 
     # ------------------------------------------------------------------ Web Push
 

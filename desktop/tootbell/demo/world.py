@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from tootbell.demo import data
+from tootbell.demo.conversations import ConversationRecord, ConversationStore
+from tootbell.demo.filters import ALL_ACTIONS, FilterStore, hides_in_notifications
 from tootbell.mastodon.entities import detect_software, id_key
 from tootbell.mastodon.oauth import OOB_URI
 
@@ -307,6 +309,23 @@ class Pose:
         return self.at_least(4, 0) or self.software == "gotosocial"
 
     @property
+    def has_v2_filters(self) -> bool:
+        """``/api/v2/filters`` (Mastodon 4.0+, GoToSocial); else only ``/api/v1/filters``."""
+        return self.at_least(4, 0) or self.software == "gotosocial"
+
+    @property
+    def filter_actions(self) -> tuple[str, ...]:
+        """The ``filter_action`` values accepted: blur from Mastodon 4.4 (and GoToSocial)."""
+        if self.at_least(4, 4) or self.software == "gotosocial":
+            return ALL_ACTIONS
+        return ("warn", "hide")
+
+    @property
+    def deprecates_v1_filters(self) -> bool:
+        """Mastodon 4.4+ sends a ``Deprecation`` header on ``/api/v1/filters``."""
+        return self.at_least(4, 4)
+
+    @property
     def has_vapid_in_instance(self) -> bool:
         return self.at_least(4, 3) or self.software == "gotosocial"
 
@@ -404,7 +423,8 @@ class NoteRecord:
     data: JSON
     sender_id: str
     policy_filtered: bool = False
-    hidden_by_filter: bool = False  # a "hide" filter matches in the notifications context
+    hidden_by_filter: bool = False  # when made, a "hide" filter matched for notifications
+    pinned_filters: dict[str, tuple[str, ...]] = field(default_factory=dict)  # id -> keywords
 
 
 class OAuthFailure(Exception):
@@ -436,15 +456,6 @@ class RateState:
             ("X-RateLimit-Remaining", str(self.remaining)),
             ("X-RateLimit-Reset", iso_us(self.reset_at)),
         ]
-
-
-@dataclass
-class _Filter:
-    id: str
-    title: str
-    action: str
-    context: tuple[str, ...]
-    keywords: list[JSON] = field(default_factory=list)
 
 
 def _demo_vapid_pair() -> tuple[str, str]:
@@ -571,7 +582,8 @@ class DemoWorld:
         self._app_serial = 100
         self._tokens: dict[str, Token] = {}
         self._grants: dict[str, Grant] = {}
-        self._filters: dict[tuple[str, str], _Filter] = {}
+        self.filters = FilterStore(self.lock, self._ids.next, self.now)
+        self.conversations = ConversationStore(self.lock, self._ids.next)
         self._rates: dict[str, RateWindow] = {}
         self._personas = {p.acct: p for p in data.PERSONAS}
         self._personas_by_name = {p.username: p for p in data.PERSONAS}
@@ -781,31 +793,31 @@ class DemoWorld:
 
     # ------------------------------------------------------------------ filters
 
-    def _filter_result(
-        self, title: str, action: str, context: Sequence[str], keywords: Sequence[str]
-    ) -> JSON:
-        key = (title, action)
-        flt = self._filters.get(key)
-        if flt is None:
-            flt = _Filter(self._ids.next(), title, action, tuple(context))
-            self._filters[key] = flt
-        known = {k["keyword"] for k in flt.keywords}
-        for kw in keywords:
-            if kw not in known:
-                flt.keywords.append({"id": self._ids.next(), "keyword": kw, "whole_word": True})
-        return {
-            "filter": {
-                "id": flt.id,
-                "title": flt.title,
-                "context": list(context),
-                "expires_at": None,
-                "filter_action": action,
-                "keywords": copy.deepcopy(flt.keywords),
-                "statuses": [],
-            },
-            "keyword_matches": list(keywords),
-            "status_matches": [],
-        }
+    def status_exists(self, status_id: str) -> bool:
+        with self.lock:
+            return status_id in self._statuses
+
+    def _apply_filter_results(
+        self, username: str, status: JSON, pinned: dict[str, tuple[str, ...]] | None = None
+    ) -> None:
+        """Set ``status.filtered`` (and its quoted post's) for ``username``, in place; drop it
+        where the posed server has no filter results."""
+        quoted = status.get("quote")
+        inner = quoted.get("quoted_status") if isinstance(quoted, dict) else None
+        for st, pins in ((status, pinned), (inner, None)):
+            if not isinstance(st, dict):
+                continue
+            if self.pose.has_filter_results:
+                st["filtered"] = self.filters.results(username, st, pins)
+            else:
+                st.pop("filtered", None)
+
+    def _hidden_by_filter(self, note: NoteRecord, username: str) -> bool:
+        """Whether an active "hide" filter for notifications matches the note's status now."""
+        status = note.data.get("status")
+        if not isinstance(status, dict):
+            return False
+        return hides_in_notifications(self.filters.results(username, status, note.pinned_filters))
 
     # ------------------------------------------------------------------ notifications
 
@@ -939,14 +951,16 @@ class DemoWorld:
                 status = existing  # an unknown type about a known status
 
             hidden = False
+            pinned: dict[str, tuple[str, ...]] = {}
             if status is not None:
                 status = copy.deepcopy(status)
                 if filtered_action is not None:
-                    words = list(filter_keywords or [filter_title.lower()])
-                    status["filtered"] = [
-                        self._filter_result(filter_title, filtered_action, filter_context, words)
-                    ]
-                    hidden = filtered_action == "hide" and "notifications" in filter_context
+                    words = tuple(filter_keywords or [filter_title.lower()])
+                    fid = self.filters.knob_filter(
+                        username, filter_title, filtered_action, filter_context, words
+                    )
+                    pinned[fid] = words
+                hidden = hides_in_notifications(self.filters.results(username, status, pinned))
 
             nid = self._ids.next()  # after the status: Mastodon creates that first
             if group_key is None:
@@ -977,11 +991,19 @@ class DemoWorld:
                 sender_id=str(account["id"]),
                 policy_filtered=policy_filtered,
                 hidden_by_filter=hidden,
+                pinned_filters=pinned,
             )
             notes = self._notes[username]
             notes.append(record)
             if len(notes) > 1 and not newer(nid, notes[-2].id):
                 notes.sort(key=lambda n: id_key(n.id))
+            if (
+                ntype == "mention"
+                and status is not None
+                and status.get("visibility") == "direct"
+                and not policy_filtered
+            ):
+                self._to_conversation(username, me, status, pinned)
             logger.debug("notification %s (%s) for %s", nid, ntype, username)
             for hook in list(self._hooks):
                 try:
@@ -1004,26 +1026,25 @@ class DemoWorld:
             if not pose.has_grouping:
                 d.pop("group_key", None)
                 d.pop("filtered", None)
-            statuses = [d.get("status")]
-            if isinstance(d.get("status"), dict) and isinstance(d["status"].get("quote"), dict):
-                statuses.append(d["status"]["quote"].get("quoted_status"))
-            for st in statuses:
-                if isinstance(st, dict) and not pose.has_filter_results:
-                    st.pop("filtered", None)
+            if isinstance(d.get("status"), dict):
+                self._apply_filter_results(username, d["status"], note.pinned_filters)
             if pose.software in ("akkoma", "pleroma"):
                 marker = self._markers.get(username, {}).get("notifications")
                 seen = marker is not None and not newer(note.id, marker.last_read_id)
                 d["pleroma"] = {"is_seen": seen, "is_muted": False}
             return d
 
-    def _visible(self, note: NoteRecord, *, include_filtered: bool, account_id: str | None) -> bool:
+    def _visible(
+        self, note: NoteRecord, username: str, *, include_filtered: bool, account_id: str | None
+    ) -> bool:
         if note.policy_filtered and (
             not self.pose.has_grouping or not (include_filtered or account_id)
         ):
             return False
-        if note.hidden_by_filter and self.pose.hides_filtered_server_side:
+        if account_id is not None and note.sender_id != account_id:
             return False
-        return account_id is None or note.sender_id == account_id
+        # GoToSocial leaves out what a "hide" filter for notifications matches, at read time.
+        return not (self.pose.hides_filtered_server_side and self._hidden_by_filter(note, username))
 
     @staticmethod
     def _type_ok(note: NoteRecord, types: Sequence[str], exclude: Sequence[str]) -> bool:
@@ -1049,7 +1070,9 @@ class DemoWorld:
             notes = [
                 n
                 for n in self._notes.get(username, [])
-                if self._visible(n, include_filtered=include_filtered, account_id=account_id)
+                if self._visible(
+                    n, username, include_filtered=include_filtered, account_id=account_id
+                )
                 and self._type_ok(n, types, exclude_types)
             ]
             if min_id:
@@ -1072,7 +1095,7 @@ class DemoWorld:
         with self.lock:
             for n in self._notes.get(username, []):
                 if n.id == nid:
-                    if n.hidden_by_filter and self.pose.hides_filtered_server_side:
+                    if self.pose.hides_filtered_server_side and self._hidden_by_filter(n, username):
                         return None
                     return self.render(n, username)
             return None
@@ -1085,6 +1108,20 @@ class DemoWorld:
                     del notes[i]
                     return True
             return False
+
+    def dismiss_group(self, username: str, group_key: str) -> int:
+        """Delete every notification of the group (``ungrouped-<id>``: the one with that id,
+        as Mastodon's ``by_group_key``); how many went."""
+        with self.lock:
+            notes = self._notes.get(username, [])
+            if group_key.startswith("ungrouped-"):
+                nid = group_key.removeprefix("ungrouped-")
+                gone = [n for n in notes if n.id == nid]
+            else:
+                gone = [n for n in notes if n.data.get("group_key") == group_key]
+            for n in gone:
+                notes.remove(n)
+            return len(gone)
 
     def clear(self, username: str) -> None:
         with self.lock:
@@ -1111,10 +1148,72 @@ class DemoWorld:
                 if marker is not None and not newer(n.id, marker.last_read_id):
                     continue
                 if self._visible(
-                    n, include_filtered=False, account_id=account_id
+                    n, username, include_filtered=False, account_id=account_id
                 ) and self._type_ok(n, types, exclude_types):
                     count += 1
             return min(count, limit)
+
+    # ------------------------------------------------------------------ conversations
+
+    def _to_conversation(
+        self, username: str, me: JSON, status: JSON, pinned: dict[str, tuple[str, ...]]
+    ) -> None:
+        """A direct message reached ``username``: their conversation with the author and the
+        other mentioned accounts gets it and becomes unread (``push_to_conversation!``)."""
+        others: list[JSON] = []
+        seen = {str(me["id"])}
+        candidates: list[JSON | None] = [status.get("account")]
+        candidates += [
+            self.find_account(str(m.get("acct") or "")) for m in status.get("mentions") or []
+        ]
+        for acc in candidates:
+            if isinstance(acc, dict) and str(acc["id"]) not in seen:
+                seen.add(str(acc["id"]))
+                others.append(acc)
+        self.conversations.add_status(
+            username,
+            status,
+            others,
+            from_self=str(status["account"]["id"]) == str(me["id"]),
+            pinned=pinned,
+        )
+
+    def render_conversation(self, record: ConversationRecord) -> JSON:
+        """The ``Conversation`` entity, its last status with filter results for its user."""
+        with self.lock:
+            last = copy.deepcopy(record.last_status)
+            self._apply_filter_results(record.username, last, record.pinned)
+            return {
+                "id": record.id,
+                "unread": record.unread,
+                "accounts": copy.deepcopy(record.accounts),
+                "last_status": last,
+            }
+
+    def list_conversations(
+        self,
+        username: str,
+        *,
+        limit: int = 20,
+        max_id: str | None = None,
+        since_id: str | None = None,
+        min_id: str | None = None,
+    ) -> list[JSON]:
+        with self.lock:
+            page = self.conversations.page(
+                username, limit=limit, max_id=max_id, since_id=since_id, min_id=min_id
+            )
+            return [self.render_conversation(r) for r in page]
+
+    def mark_conversation(self, username: str, conversation_id: str, unread: bool) -> JSON | None:
+        with self.lock:
+            record = self.conversations.set_unread(username, conversation_id, unread)
+            return self.render_conversation(record) if record is not None else None
+
+    def conversations_for(self, username: str) -> list[JSON]:
+        """Every conversation of ``username``, newest first."""
+        with self.lock:
+            return [self.render_conversation(r) for r in self.conversations.all(username)]
 
     # ------------------------------------------------------------------ markers
 

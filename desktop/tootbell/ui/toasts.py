@@ -187,6 +187,9 @@ def notify_body(text: str, capabilities: tuple[str, ...]) -> str:
     return escape_markup(text) if "body-markup" in capabilities else text
 
 
+ACTION_READ_CONVERSATION = "read-conversation"
+
+
 def notify_actions(toast: Toast) -> list[str]:
     """Action keys and labels, alternating, as ``Notify`` takes them."""
     actions: list[str] = []
@@ -194,6 +197,8 @@ def notify_actions(toast: Toast) -> list[str]:
         actions += [ACTION_DEFAULT, "Open", ACTION_OPEN, "Open"]
     if toast.dismissable:
         actions += [ACTION_DISMISS, "Dismiss"]
+    if toast.dismissable and dict(toast.type_counts).get("direct") == len(toast.notification_ids):
+        actions += [ACTION_READ_CONVERSATION, "Mark conversation read"]
     return actions
 
 

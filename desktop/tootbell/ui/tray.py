@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
 from PySide6.QtGui import QAction, QCloseEvent, QIcon
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -93,6 +93,9 @@ class TrayIntents(QObject):
     settings = Signal()
     addAccount = Signal()
     signInAgain = Signal(str)
+    markAllRead = Signal(str)  # account key, "" for all
+    manageFilters = Signal(str)
+    clearNotifications = Signal(str)
     quit = Signal()
 
     def build_menu(self, menu: QMenu, model: TrayModel) -> None:
@@ -126,6 +129,11 @@ class TrayIntents(QObject):
             for s in model.statuses:
                 a = sub.addAction(s.key)
                 a.triggered.connect(lambda _=False, k=s.key: self.openNotifications.emit(k))
+        mark = menu.addAction("&Mark all read")
+        mark.setEnabled(model.unread > 0)
+        mark.triggered.connect(lambda: self.markAllRead.emit(""))
+        self._per_account(menu, model, "Clear &notifications…", self.clearNotifications)
+        self._per_account(menu, model, "Manage &filters…", self.manageFilters)
         pause = menu.addMenu("&Pause notifications")
         if model.paused:
             r = pause.addAction("&Resume now")
@@ -147,6 +155,21 @@ class TrayIntents(QObject):
         q = menu.addAction("&Quit")
         q.setMenuRole(QAction.MenuRole.QuitRole)
         q.triggered.connect(self.quit.emit)
+
+
+    @staticmethod
+    def _per_account(menu: QMenu, model: TrayModel, label: str, signal: SignalInstance) -> None:
+        """One item with one account; a submenu of accounts with several."""
+        keys = [s.key for s in model.statuses]
+        if len(keys) <= 1:
+            a = menu.addAction(label)
+            a.setEnabled(bool(keys))
+            a.triggered.connect(lambda _=False, k=(keys[0] if keys else ""): signal.emit(k))
+            return
+        sub = menu.addMenu(label.rstrip("…"))
+        for k in keys:
+            a = sub.addAction(k + "…")
+            a.triggered.connect(lambda _=False, k=k: signal.emit(k))
 
 
 class Tray(QObject):

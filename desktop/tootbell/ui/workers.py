@@ -5,7 +5,6 @@ The GUI thread talks to a worker only through queued signals; results come back 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -27,10 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AVATAR_MAX_BYTES = 512 * 1024
 CLOCK_JUMP_CHECK_MS = 15_000
 CLOCK_JUMP_S = 45.0
 KEYRING_RETRY_S = 30.0
+MARKER_SYNC_S = 180.0  # how often the read marker is re-read (other clients read too)
 PUSH_BROKEN_AFTER = 2  # catch-up polls in a row that found what push missed
 
 
@@ -74,6 +73,10 @@ class AccountWorker(QObject):
     _multi = Signal(bool)
     _jumpCheck = Signal()  # lets tests run the clock-jump check in the worker thread
     _push = Signal(object)  # a PushPayload from the listener thread
+    _markAllRead = Signal()
+    _readConversation = Signal(str, list)  # toast key, notification ids
+    _checkMarker = Signal()
+    actionFailed = Signal(str)  # words for the person: a mark-read or similar failed
 
     def __init__(
         self,
@@ -106,6 +109,10 @@ class AccountWorker(QObject):
         self._multi.connect(self._on_multi)
         self._jumpCheck.connect(self._detect_clock_jump)
         self._push.connect(self._on_push)
+        self._markAllRead.connect(self._on_mark_all_read)
+        self._readConversation.connect(self._on_read_conversation)
+        self._checkMarker.connect(self._on_check_marker)
+        self._marker_timer: QTimer | None = None
         self._token = ""
         self._push_ready = False  # subscription verified and route handed to the listener
         self._push_error = ""
@@ -123,6 +130,15 @@ class AccountWorker(QObject):
 
     def dismiss(self, toast_key: str, notification_ids: list[str]) -> None:
         self._dismiss.emit(toast_key, notification_ids)
+
+    def mark_all_read(self) -> None:
+        self._markAllRead.emit()
+
+    def mark_conversation_read(self, toast_key: str, notification_ids: list[str]) -> None:
+        self._readConversation.emit(toast_key, notification_ids)
+
+    def check_marker(self) -> None:
+        self._checkMarker.emit()
 
     def push_received(self, payload: PushPayload) -> None:
         self._push.emit(payload)
@@ -145,6 +161,10 @@ class AccountWorker(QObject):
         self._jump_timer.setInterval(CLOCK_JUMP_CHECK_MS)
         self._jump_timer.timeout.connect(self._detect_clock_jump)
         self._jump_timer.start()
+        self._marker_timer = QTimer(self)
+        self._marker_timer.setInterval(int(MARKER_SYNC_S * 1000))
+        self._marker_timer.timeout.connect(self._on_check_marker)
+        self._marker_timer.start()
         self._emit_status("starting", "Connecting…")
         self._timer.start(0)
 
@@ -197,7 +217,13 @@ class AccountWorker(QObject):
             self._teardown_push(poller)
         outcome = poller.poll(settings)
         self._last_check = time.time()
-        self._unread = poller.inbox.unread_count
+        self._unread = (
+            outcome.server_unread
+            if outcome.server_unread is not None
+            else poller.inbox.unread_count
+        )
+        if outcome.read_keys:
+            self.readToasts.emit(outcome.read_keys)
         if outcome.toasts:
             self.toastsReady.emit([self._with_icon(t) for t in outcome.toasts])
         if outcome.health.value == "ok":
@@ -221,6 +247,88 @@ class AccountWorker(QObject):
             if self._push_ready and outcome.health.value == "ok":
                 delay = float(settings.push_catchup_s)
             self._schedule(delay)
+
+    # -- read state ----------------------------------------------------------------------
+
+    @Slot()
+    def _on_check_marker(self) -> None:
+        """Another client may have read past what Tootbell shows: withdraw those toasts."""
+        from tootbell.mastodon.client import ApiError
+
+        poller = self._poller
+        if poller is None or self._stopping.is_set() or poller.health.value == "auth_failed":
+            return
+        try:
+            keys = poller.check_marker()
+            server = (
+                poller.client.unread_count()
+                if poller.capabilities is not None and poller.capabilities.has_unread_count
+                else None
+            )
+        except ApiError as e:
+            log.info("%s: marker not read: %s", self.account.key, e.message)
+            return
+        self._save_state(poller)
+        self._after_read(keys, server)
+
+    @Slot()
+    def _on_mark_all_read(self) -> None:
+        from tootbell.mastodon.actions import mark_read
+        from tootbell.mastodon.client import ApiError
+
+        poller = self._ensure_poller()
+        if poller is None:
+            return
+        newest = poller.state.cursor
+        if not newest or newest == "0":
+            return
+        try:
+            marker = mark_read(poller.client, newest)
+        except ApiError as e:
+            self.actionFailed.emit(f"Could not mark {self.account.key} as read: {e.message}")
+            return
+        keys = poller.inbox.mark_read_up_to(marker.last_read_id if marker else newest)
+        self._save_state(poller)
+        self._after_read(keys, 0)
+
+    @Slot(str, list)
+    def _on_read_conversation(self, toast_key: str, ids: list[str]) -> None:
+        """The toast's "Mark conversation read": the conversation, and that notification."""
+        from tootbell.mastodon.actions import conversation_for_status, mark_conversation_read
+        from tootbell.mastodon.client import ApiError
+
+        poller = self._ensure_poller()
+        if poller is None:
+            return
+        try:
+            for nid in ids:
+                n = poller.client.notification(nid)
+                if n.status is None:
+                    continue
+                conv = conversation_for_status(poller.client, n.status.id)
+                if conv is not None:
+                    mark_conversation_read(poller.client, conv.id)
+        except ApiError as e:
+            self.actionFailed.emit(f"Could not mark the conversation read: {e.message}")
+            return
+        keys = poller.inbox.mark_ids_read(ids)
+        self._save_state(poller)
+        self._after_read([*keys, toast_key], None)
+
+    def _after_read(self, keys: list[str], server_unread: int | None) -> None:
+        poller = self._poller
+        if poller is None:
+            return
+        self._unread = server_unread if server_unread is not None else poller.inbox.unread_count
+        if keys:
+            self.readToasts.emit(sorted(set(keys)))
+        self._emit_status("ok", "Up to date" + (" · push" if self._push_ready else ""))
+
+    def _save_state(self, poller: AccountPoller) -> None:
+        try:
+            self._store.save(self.account.key, poller.state)
+        except OSError as e:
+            log.warning("%s", getattr(e, "message", e))
 
     # -- Web Push ------------------------------------------------------------------------
 
@@ -375,18 +483,24 @@ class AccountWorker(QObject):
 
     @Slot(str, list)
     def _on_dismiss(self, toast_key: str, ids: list[str]) -> None:
+        """The toast's "Dismiss": the same path as the Clear notifications dialog."""
+        from tootbell.mastodon.actions import dismiss
+        from tootbell.mastodon.client import ApiError
+
         poller = self._ensure_poller()
         if poller is None:
             return
-        from tootbell.mastodon.client import ApiError
-
-        try:
-            for nid in ids:
-                poller.client.dismiss_notification(nid)
-        except ApiError as e:
-            self.dismissFailed.emit(toast_key, e.message)
-            return
+        caps = poller.capabilities
+        if caps is None or caps.has_dismiss:
+            try:
+                dismiss(poller.client, ids)
+            except ApiError as e:
+                self.dismissFailed.emit(toast_key, e.message)
+                return
         poller.inbox.forget_toast(toast_key)
+        keys = poller.inbox.mark_ids_read(ids)
+        self._save_state(poller)
+        self._after_read([*keys, toast_key], None)
 
     @Slot()
     def _detect_clock_jump(self) -> None:
@@ -401,7 +515,7 @@ class AccountWorker(QObject):
 
     @Slot()
     def _on_stop(self) -> None:
-        for t in (self._timer, self._jump_timer):
+        for t in (self._timer, self._jump_timer, self._marker_timer):
             if t is not None:
                 t.stop()
         if self._poller is not None:
@@ -419,30 +533,10 @@ class AccountWorker(QObject):
         return ToastReady(toast, self._avatar_path(toast.icon_url))
 
     def _avatar_path(self, url: str) -> str | None:
-        from tootbell.mastodon.client import ApiError
+        from tootbell.avatars import cached_avatar
 
-        cache = self._paths.avatar_dir
-        name = hashlib.sha256(url.encode()).hexdigest()[:32]
-        path = cache / name
-        if path.exists():
-            return str(path)
         assert self._poller is not None
-        try:
-            data = self._poller.client.get_bytes(url, AVATAR_MAX_BYTES)
-        except ApiError as e:
-            log.info("avatar not fetched: %s", e.message)
-            return None
-        if not _looks_like_image(data):
-            return None
-        try:
-            cache.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        except OSError as e:
-            log.info("avatar not cached: %s", e)
-            return None
-        return str(path)
+        return cached_avatar(self._poller.client, url, self._paths.avatar_dir)
 
     def _emit_status(self, health: str, text: str) -> None:
         self.statusChanged.emit(
@@ -455,10 +549,6 @@ class AccountWorker(QObject):
                 server=self.account.base_url,
             )
         )
-
-
-def _looks_like_image(data: bytes) -> bool:
-    return data.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF")) or b"<svg" in data[:512]
 
 
 class WorkerHandle:

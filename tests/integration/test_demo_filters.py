@@ -518,6 +518,8 @@ def test_v1_only_before_4_0_and_on_akkoma(http: requests.Session) -> None:
         srv.set_version("2.7.0 (compatible; Akkoma 3.10)")
         call(http, srv, "GET", V2, token, status=404)
         assert call(http, srv, "GET", V1, token) == [made]
+        assert call(http, srv, "DELETE", f"{V1}/{made['id']}", token) == {}
+        assert srv.filters_for() == []  # the whole filter: there is no v2 parent here
     with DemoServer(version="4.3.0") as srv:
         token = srv.create_token()
         r = http.get(srv.base_url + V1, headers=bearer(token), timeout=5)

@@ -462,11 +462,14 @@ class FilterStore:
                 kw.whole_word = whole_word
             return kw.to_json()
 
-    def delete_keyword(self, username: str, keyword_id: str) -> None:
-        """Remove one keyword; its filter stays, even with no keyword left."""
+    def delete_keyword(self, username: str, keyword_id: str, *, drop_empty: bool = False) -> None:
+        """Remove one keyword; its filter stays, even with no keyword left, unless
+        ``drop_empty`` (a v1 filter on a server before 4.0 is the whole filter)."""
         with self._lock:
             record, kw = self._keyword(username, keyword_id)
             record.keywords.remove(kw)
+            if drop_empty and not record.keywords:
+                self._filters.remove(record)
 
     # ------------------------------------------------------------------ statuses
 

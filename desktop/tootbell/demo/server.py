@@ -1,10 +1,12 @@
 """The demo Mastodon instance over real HTTP on loopback: :class:`DemoServer`.
 
 A stdlib ``ThreadingHTTPServer`` on 127.0.0.1 answers the Mastodon API calls Tootbell makes
-(apps, OAuth with PKCE, instance, notifications, markers, push subscriptions, avatars) with
-Mastodon's semantics, logs every request, and applies the failures a test scripts in
-``faults``. The state lives in :class:`tootbell.demo.world.DemoWorld`; Web Push deliveries
-leave from :class:`tootbell.demo.push.PushSender`.
+(apps, OAuth with PKCE, instance, notifications with grouped dismiss, markers, filters v1 and
+v2, conversations, push subscriptions, avatars) with Mastodon's semantics, logs every
+request, and applies the failures a test scripts in ``faults``. The state lives in
+:class:`tootbell.demo.world.DemoWorld` (filters in :mod:`tootbell.demo.filters`,
+conversations in :mod:`tootbell.demo.conversations`); Web Push deliveries leave from
+:class:`tootbell.demo.push.PushSender`.
 """
 
 from __future__ import annotations
@@ -1135,10 +1137,13 @@ class DemoRouter:
         return json_response(200, out, self._v1_headers())
 
     def v1_filter_destroy(self, req: Incoming, m: re.Match[str]) -> Response:
-        """Removes only the keyword; its v2 filter stays (Mastodon 4.x)."""
+        """Removes only the keyword; its v2 filter stays (Mastodon 4.x). Before 4.0 (and on
+        Akkoma) the v1 filter is all there is, so it goes."""
         user = self._filters_user(req, write=True)
         with self._filter_errors():
-            self.world.filters.delete_keyword(user, m.group("id"))
+            self.world.filters.delete_keyword(
+                user, m.group("id"), drop_empty=not self.pose.has_v2_filters
+            )
         return json_response(200, {}, self._v1_headers())
 
     # ------------------------------------------------------------------ conversations

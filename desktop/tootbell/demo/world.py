@@ -1,4 +1,5 @@
-"""The state of the demo instance: accounts, statuses, notifications, markers, OAuth, rate limits.
+"""The state of the demo instance: accounts, statuses, notifications, markers, OAuth, rate limits,
+filters (:mod:`tootbell.demo.filters`) and conversations (:mod:`tootbell.demo.conversations`).
 
 No HTTP here: :mod:`tootbell.demo.server` turns requests into calls on :class:`DemoWorld` and
 its answers into responses. Every public method takes the one lock, so the HTTP threads, the

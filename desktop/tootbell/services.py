@@ -59,6 +59,18 @@ class AccountService:
 class FilterService(AccountService):
     """The server's keyword filters (v2, or v1 on older servers)."""
 
+    _versions: dict[str, int]
+
+    def __init__(
+        self,
+        acc: AccountConfig,
+        secrets: SecretStore,
+        paths: Paths,
+        capabilities: Capabilities | None = None,
+    ) -> None:
+        super().__init__(acc, secrets, paths, capabilities)
+        self._versions = {}
+
     @property
     def supports_blur(self) -> bool:
         caps = self._caps
@@ -68,16 +80,30 @@ class FilterService(AccountService):
 
     def load(self) -> tuple[str, list[Filter]]:
         self.capabilities()
-        return filters_api.list_filters(self.client())
+        support, found = filters_api.list_filters(self.client())
+        self._versions = {f.id: f.version for f in found}
+        return support, found
 
     def create(self, draft: FilterDraft) -> Filter:
-        return filters_api.create_filter(self.client(), draft)
+        f = filters_api.create_filter(self.client(), draft, version=self._version())
+        self._versions[f.id] = f.version
+        return f
 
     def update(self, filter_id: str, draft: FilterDraft) -> Filter:
-        return filters_api.update_filter(self.client(), filter_id, draft)
+        version = self._versions.get(filter_id, self._version())
+        f = filters_api.update_filter(self.client(), filter_id, draft, version=version)
+        self._versions[f.id] = f.version
+        return f
 
     def delete(self, filter_id: str) -> None:
-        filters_api.delete_filter(self.client(), filter_id)
+        version = self._versions.get(filter_id, self._version())
+        filters_api.delete_filter(self.client(), filter_id, version=version)
+        self._versions.pop(filter_id, None)
+
+    def _version(self) -> int:
+        """v1 on servers without v2 filters (the v1 ids are keyword ids: never mix them)."""
+        caps = self._caps
+        return 1 if caps is not None and not caps.has_v2_filters else 2
 
     def remove_status(self, filter_status_id: str) -> None:
         filters_api.remove_filter_status(self.client(), filter_status_id)

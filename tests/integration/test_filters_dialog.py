@@ -433,7 +433,7 @@ def test_create_a_filter_with_two_keywords_and_an_expiry(qtbot: QtBot, harness: 
     end_cell_edit(qtbot, dlg)
     alt(qtbot, dlg, Qt.Key.Key_A)  # Add keyword: a new row, already being edited
     qtbot.waitUntil(lambda: dlg.keywords.rowCount() == 2)
-    qtbot.waitUntil(lambda: focused() is not dlg.add_keyword_button)
+    qtbot.waitUntil(lambda: focused().objectName() == "keywordEditor")
     type_keys(qtbot, "finale")
     end_cell_edit(qtbot, dlg)
     press(qtbot, Qt.Key.Key_Right)  # to "Whole word"
@@ -520,6 +520,32 @@ def test_edit_one_keyword_and_remove_another_in_one_save(qtbot: QtBot, harness: 
     assert not dlg.is_dirty()
 
 
+def test_ctrl_s_while_still_typing_a_keyword(qtbot: QtBot, harness: Harness) -> None:
+    service = FakeService(filters=(CRYPTO,))
+    dlg = harness.open(service)
+    alt(qtbot, dlg, Qt.Key.Key_A)
+    qtbot.waitUntil(lambda: dlg.keywords.rowCount() == 2)
+    qtbot.waitUntil(lambda: focused().objectName() == "keywordEditor")
+    type_keys(qtbot, "web3")  # no Enter: the cell's editor is still open
+    press(qtbot, Qt.Key.Key_S, CTRL)
+    saved(qtbot, dlg)
+    ((fid, draft),) = service.named("update")
+    assert fid == "2"
+    assert isinstance(draft, FilterDraft)
+    assert draft.keywords == (KeywordEdit("NFT", True, "k4"), KeywordEdit("web3", True))
+    assert draft.expires_in is None  # it never expired and still does not
+
+
+def test_tab_reaches_the_filtered_posts(qtbot: QtBot, harness: Harness) -> None:
+    dlg = harness.open()
+    alt(qtbot, dlg, Qt.Key.Key_E)  # Filtered posts
+    assert dlg.statuses_list.hasFocus()
+    press(qtbot, Qt.Key.Key_Tab)
+    assert focused().objectName() == "removeStatus"
+    press(qtbot, Qt.Key.Key_Tab)
+    assert focused() is dlg.revert_button or not dlg.revert_button.isEnabled()
+
+
 def test_revert_forgets_the_changes(qtbot: QtBot, harness: Harness) -> None:
     dlg = harness.open()
     dlg.title_edit.setFocus()
@@ -583,7 +609,9 @@ def test_remove_a_filtered_post(qtbot: QtBot, harness: Harness) -> None:
     dlg = harness.open(service)
     row = dlg.statuses_list.itemWidget(dlg.statuses_list.item(0))
     assert row is not None
-    assert "Ana mentioned you" in row.findChildren(QWidget)[0].property("text")
+    assert row.findChildren(QWidget)[0].property("text") == (
+        "Ana: No spoilers please, but the finale was wild"
+    )
     button = next(b for b in row.findChildren(QWidget) if b.objectName() == "removeStatus")
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dlg.statuses_list.count() == 0)
@@ -610,7 +638,7 @@ def test_preview_follows_the_typing(qtbot: QtBot, harness: Harness) -> None:
 
     alt(qtbot, dlg, Qt.Key.Key_A)
     qtbot.waitUntil(lambda: dlg.keywords.rowCount() == 4)
-    qtbot.waitUntil(lambda: focused() is not dlg.add_keyword_button)
+    qtbot.waitUntil(lambda: focused().objectName() == "keywordEditor")
     type_keys(qtbot, "bitc")  # not a whole word yet: nothing more
     with qtbot.waitSignal(dlg.preview_timer.timeout, timeout=2000):
         pass
@@ -774,7 +802,7 @@ def test_older_servers_one_keyword_per_filter(qtbot: QtBot, harness: Harness) ->
     assert dlg.add_keyword_button.isEnabled()
     alt(qtbot, dlg, Qt.Key.Key_A)
     qtbot.waitUntil(lambda: dlg.keywords.rowCount() == 1)
-    qtbot.waitUntil(lambda: focused() is not dlg.add_keyword_button)
+    qtbot.waitUntil(lambda: focused().objectName() == "keywordEditor")
     type_keys(qtbot, "crypto")
     end_cell_edit(qtbot, dlg)
     assert not dlg.add_keyword_button.isEnabled()

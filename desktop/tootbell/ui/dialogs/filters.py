@@ -77,7 +77,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tootbell.mastodon.entities import Notification
+from tootbell.mastodon.entities import Notification, Status
 from tootbell.mastodon.filters_api import (
     Filter,
     FilterDraft,
@@ -87,7 +87,7 @@ from tootbell.mastodon.filters_api import (
     KeywordEdit,
     preview,
 )
-from tootbell.render import clean_line, render, shorten
+from tootbell.render import clean_line, display_name, render, shorten, status_body
 from tootbell.ui.dialogs.add_account import error_message
 
 log = logging.getLogger(__name__)
@@ -232,6 +232,13 @@ def notification_line(n: Notification) -> str:
     body = clean_line(shown.body)
     text = f"{shown.title}: {body}" if body else shown.title
     return shorten(text, 140)
+
+
+def post_line(status: Status) -> str:
+    """One line about a post: its author and the start of its text (or its content warning)."""
+    body = clean_line(status_body(status, hide_media=True))
+    author = display_name(status.account)
+    return shorten(f"{author}: {body}" if body else author, 140)
 
 
 def preview_summary(action: str, hits: int, seen: int) -> str:
@@ -466,6 +473,7 @@ class _KeywordTable(QTableWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(0, 3, parent)
+        self._row_limit: int | None = None
         self.setObjectName("keywordTable")
         self.setHorizontalHeaderLabels(["Keyword", "Whole word", ""])
         self.verticalHeader().setVisible(False)
@@ -553,10 +561,6 @@ class _KeywordTable(QTableWidget):
             )
         return tuple(out)
 
-    def remove_button(self, row: int) -> QToolButton | None:
-        widget = self.cellWidget(row, 2)
-        return widget if isinstance(widget, QToolButton) else None
-
     def start_editing(self, row: int) -> None:
         item = self.item(row, 0)
         if item is None:
@@ -593,14 +597,23 @@ class _KeywordTable(QTableWidget):
         header = self.horizontalHeader().sizeHint().height()
         return header + rows * self.verticalHeader().defaultSectionSize() + 2 * self.frameWidth()
 
+    def limit_rows(self, rows: int | None) -> None:
+        """Be no taller than ``rows`` rows (None: any height)."""
+        self._row_limit = rows
+        self.setMaximumHeight(self._rows_height(rows) if rows else 16777215)
+        self.setVerticalScrollBarPolicy(
+            Qt.ScrollBarPolicy.ScrollBarAlwaysOff if rows else Qt.ScrollBarPolicy.ScrollBarAsNeeded
+        )
+        self.updateGeometry()
+
     def sizeHint(self) -> QSize:
         hint = super().sizeHint()
-        hint.setHeight(self._rows_height(4))
+        hint.setHeight(self._rows_height(self._row_limit or 4))
         return hint
 
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
-        hint.setHeight(self._rows_height(3))
+        hint.setHeight(self._rows_height(min(self._row_limit or 3, 3)))
         return hint
 
 
@@ -884,9 +897,13 @@ class FiltersDialog(QDialog):
         self.no_statuses = QLabel("None: posts are added to a filter from the post itself.", editor)
         self.no_statuses.setObjectName("noStatuses")
         self.no_statuses.setWordWrap(True)
-        statuses_box = QVBoxLayout()
-        statuses_box.addWidget(self.statuses_list)
-        statuses_box.addWidget(self.no_statuses)
+        # In a widget of their own, so that hiding the row (older servers) hides them both.
+        statuses_box = QWidget(editor)
+        statuses_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        statuses_layout = QVBoxLayout(statuses_box)
+        statuses_layout.setContentsMargins(0, 0, 0, 0)
+        statuses_layout.addWidget(self.statuses_list)
+        statuses_layout.addWidget(self.no_statuses)
         self.statuses_label = QLabel("Filt&ered posts:", editor)
         self.statuses_label.setBuddy(self.statuses_list)
 
@@ -932,10 +949,11 @@ class FiltersDialog(QDialog):
         preview_layout.addWidget(self.preview_summary)
         preview_layout.addWidget(self.preview_list, 1)
 
-        layout = QVBoxLayout(pane)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.editor, 1)
-        layout.addLayout(save_row)
+        self._pane_layout = QVBoxLayout(pane)
+        self._pane_layout.setContentsMargins(0, 0, 0, 0)
+        self._pane_layout.addWidget(self.editor, 1)
+        self._pane_layout.addStretch(0)  # takes the room the one-row table leaves on v1
+        self._pane_layout.addLayout(save_row)
 
         # A splitter rather than a box: it keeps the editor at least at its minimum height
         # while the preview's wrapped summary asks for more.
@@ -948,11 +966,15 @@ class FiltersDialog(QDialog):
         split.setStretchFactor(1, 1)
         return split
 
-    def _with_error(self, field: QWidget, name: str) -> QVBoxLayout:
-        box = QVBoxLayout()
-        box.setSpacing(2)
-        box.addWidget(field)
-        box.addWidget(self.field_errors[name])
+    def _with_error(self, field: QWidget, name: str) -> QWidget:
+        """``field`` with its error message under it, in a widget: a hidden row hides both."""
+        box = QWidget(self.editor)
+        box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(field)
+        layout.addWidget(self.field_errors[name])
         return box
 
     def _set_tab_order(self) -> None:
@@ -988,6 +1010,8 @@ class FiltersDialog(QDialog):
         holds_editor: bool,
         status: str = "",
     ) -> None:
+        if self._closed:
+            return
         if holds_editor and not any(c.holds_editor for c in self._calls.values()):
             self._focus_before = QApplication.focusWidget()
         call_id = self._runner.submit(call)
@@ -1094,6 +1118,9 @@ class FiltersDialog(QDialog):
             self._show_notice("")
         self.form.setRowVisible(self.title_label, support != "v1")
         self.form.setRowVisible(self.statuses_label, support == "v2")
+        self.keywords.limit_rows(1 if support == "v1" else None)
+        self._pane_layout.setStretch(0, 0 if support == "v1" else 1)
+        self._pane_layout.setStretch(1, 1 if support == "v1" else 0)
         first = self.filter_list.item(0)
         if first is not None:
             self._select(first)
@@ -1228,7 +1255,10 @@ class FiltersDialog(QDialog):
             self._editing = f
             self._removed = {}
             self.title_edit.setText(f.title if f is not None else "")
-            contexts = f.context if f is not None else NEW_FILTER_CONTEXTS
+            if f is not None:
+                contexts = f.context
+            else:  # a new filter's defaults; nothing at all while no filter is shown
+                contexts = NEW_FILTER_CONTEXTS if self._subject is not None else ()
             for key, box in self.context_boxes.items():
                 box.setChecked(key in contexts)
             self._extra_context = tuple(c for c in contexts if c not in self.context_boxes)
@@ -1275,18 +1305,20 @@ class FiltersDialog(QDialog):
     def _fill_statuses(self, f: Filter | None) -> None:
         self.statuses_list.clear()
         statuses = f.statuses if f is not None else ()
-        for fs in statuses:
-            self._add_status_row(fs)
+        buttons = [self._add_status_row(fs) for fs in statuses]
+        # Tab goes from the list through its Remove buttons, then on to Revert.
+        for first, second in itertools.pairwise([self.statuses_list, *buttons, self.revert_button]):
+            QWidget.setTabOrder(first, second)
         self.statuses_list.setVisible(bool(statuses))
         self.no_statuses.setVisible(not statuses)
 
     def _status_text(self, fs: FilterStatus) -> str:
         for n in self._recent or ():
             if n.status is not None and n.status.id == fs.status_id:
-                return notification_line(n)
+                return post_line(n.status)
         return f"Post {fs.status_id}"
 
-    def _add_status_row(self, fs: FilterStatus) -> None:
+    def _add_status_row(self, fs: FilterStatus) -> QPushButton:
         row = QWidget(self.statuses_list)
         label = QLabel(self._status_text(fs), row)
         label.setTextFormat(Qt.TextFormat.PlainText)
@@ -1305,6 +1337,7 @@ class FiltersDialog(QDialog):
         item.setData(_ID_ROLE, fs.id)
         item.setSizeHint(row.sizeHint())
         self.statuses_list.setItemWidget(item, row)
+        return button
 
     def _read_state(self) -> _EditorState:
         data = self.expiry_combo.currentData()

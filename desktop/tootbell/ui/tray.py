@@ -156,7 +156,6 @@ class TrayIntents(QObject):
         q.setMenuRole(QAction.MenuRole.QuitRole)
         q.triggered.connect(self.quit.emit)
 
-
     @staticmethod
     def _per_account(menu: QMenu, model: TrayModel, label: str, signal: SignalInstance) -> None:
         """One item with one account; a submenu of accounts with several."""

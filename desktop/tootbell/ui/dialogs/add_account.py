@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from PySide6.QtCore import QObject, Qt, QThread, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QDesktopServices, QFont, QPalette
+from PySide6.QtGui import QDesktopServices, QFont
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from tootbell.config import AccountConfig
 from tootbell.ui.icons import app_icon
+from tootbell.ui.tones import set_tone
 
 log = logging.getLogger(__name__)
 
@@ -375,14 +376,7 @@ class AddAccountDialog(QDialog):
         return self._thread is not None
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        palette = self.status.palette()
-        if error:
-            dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
-            colour = QColor("#FF7B72") if dark else QColor("#C01C28")
-        else:
-            colour = self.palette().color(QPalette.ColorRole.WindowText)
-        palette.setColor(QPalette.ColorRole.WindowText, colour)
-        self.status.setPalette(palette)
+        set_tone(self.status, "error" if error else "")
         self.status.setProperty("error", error)
         self.status.setText(text)
 

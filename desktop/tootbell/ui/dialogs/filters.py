@@ -89,6 +89,7 @@ from tootbell.mastodon.filters_api import (
 )
 from tootbell.render import clean_line, display_name, render, shorten, status_body
 from tootbell.ui.dialogs.add_account import error_message
+from tootbell.ui.tones import set_tone as _set_tone
 
 log = logging.getLogger(__name__)
 
@@ -248,25 +249,6 @@ def preview_summary(action: str, hits: int, seen: int) -> str:
     if action == "blur":
         return f"Would have blurred the media in {of}."
     return f"Would have warned about {of}."
-
-
-def _tone_colour(base: QPalette, tone: str) -> QColor:
-    """Red for "error", green for "ok", else the usual text colour; on light and dark themes."""
-    dark = base.color(QPalette.ColorRole.Window).lightness() < 128
-    if tone == "error":
-        return QColor("#FF7B72") if dark else QColor("#C01C28")
-    if tone == "ok":
-        return QColor("#7EE787") if dark else QColor("#1A7F37")
-    return base.color(QPalette.ColorRole.WindowText)
-
-
-def _set_tone(label: QLabel, tone: str) -> None:
-    parent = label.parentWidget()
-    base = parent.palette() if parent is not None else QApplication.palette(label)
-    palette = label.palette()
-    palette.setColor(QPalette.ColorRole.WindowText, _tone_colour(base, tone))
-    label.setPalette(palette)
-    label.setProperty("tone", tone)
 
 
 # --------------------------------------------------------------------------- the service thread

@@ -73,6 +73,7 @@ from tootbell.mastodon.entities import Account, Notification, Status
 from tootbell.render import clean_line, display_name, readable_type, render, status_body
 from tootbell.ui.dialogs.add_account import error_message
 from tootbell.ui.icons import app_icon
+from tootbell.ui.tones import set_tone
 
 if TYPE_CHECKING:
     from tootbell.mastodon.actions import Conversation
@@ -774,14 +775,7 @@ class NotificationsDialog(QDialog):
         return self._can_dismiss
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
-        palette = self.status.palette()
-        if error:
-            dark = self.palette().color(QPalette.ColorRole.Window).lightness() < 128
-            colour = QColor("#FF7B72") if dark else QColor("#C01C28")
-        else:
-            colour = self.palette().color(QPalette.ColorRole.WindowText)
-        palette.setColor(QPalette.ColorRole.WindowText, colour)
-        self.status.setPalette(palette)
+        set_tone(self.status, "error" if error else "")
         self.status.setProperty("error", error)
         self.status.setText(text)
 

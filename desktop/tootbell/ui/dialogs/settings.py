@@ -21,17 +21,14 @@ from urllib.parse import urlsplit
 from PySide6.QtCore import QCoreApplication, QObject, QSize, Qt, QTime, Signal, Slot
 from PySide6.QtGui import (
     QAction,
-    QColor,
     QFocusEvent,
     QKeySequence,
-    QPalette,
     QResizeEvent,
     QShowEvent,
     QValidator,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -58,6 +55,7 @@ from PySide6.QtWidgets import (
 
 from tootbell.config import NOTIFICATION_TYPES, AccountConfig, QuietHours, Settings
 from tootbell.delivery.push import PushSetupError, RouteTestResult, check_public_url
+from tootbell.ui.tones import set_tone as _set_tone
 
 log = logging.getLogger(__name__)
 
@@ -247,26 +245,6 @@ def public_url_error(text: str, *, required: bool) -> str | None:
     except PushSetupError as e:
         return e.message
     return None
-
-
-def _tone_colour(base: QPalette, tone: str) -> QColor:
-    """Red for "error", green for "ok", else the usual text colour; on light and dark themes."""
-    dark = base.color(QPalette.ColorRole.Window).lightness() < 128
-    if tone == "error":
-        return QColor("#FF7B72") if dark else QColor("#C01C28")
-    if tone == "ok":
-        return QColor("#7EE787") if dark else QColor("#1A7F37")
-    return base.color(QPalette.ColorRole.WindowText)
-
-
-def _set_tone(label: QLabel, tone: str) -> None:
-    # From the parent's palette: the label's own may still carry the previous tone.
-    parent = label.parentWidget()
-    base = parent.palette() if parent is not None else QApplication.palette(label)
-    palette = label.palette()
-    palette.setColor(QPalette.ColorRole.WindowText, _tone_colour(base, tone))
-    label.setPalette(palette)
-    label.setProperty("tone", tone)
 
 
 class _WrappedLabel(QLabel):

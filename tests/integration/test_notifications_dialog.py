@@ -113,6 +113,7 @@ class FakeService:
         self.fail: dict[str, Exception] = {}
         self.gates: dict[str, threading.Event] = {}
         self.dismiss_calls: list[list[Notification]] = []
+        self.closed_after: list[str] | None = None  # the calls made before close()
 
     def hold(self, name: str) -> threading.Event:
         """Make ``name`` wait until the returned event is set."""
@@ -169,6 +170,9 @@ class FakeService:
     def conversations(self) -> list[Conversation]:
         self._call("conversations")
         return list(self.unread)
+
+    def close(self) -> None:
+        self.closed_after = [name for name, _ in self.calls]
 
     def mark_conversation_read(self, conversation_id: str) -> None:
         self._call("mark_conversation_read", conversation_id)
@@ -669,8 +673,12 @@ def test_closing_twice_does_not_wait(
     assert dlg.isVisible()
     qtbot.mouseClick(dlg.close_button, Qt.MouseButton.LeftButton)
     assert not dlg.isVisible()
+    qtbot.wait(200)
+    assert service.closed_after is None  # the connection stays open for the dismiss
     gate.set()  # the server still gets the change
     qtbot.waitUntil(lambda: service.dismissed_ids() == [["11"]])
+    qtbot.waitUntil(lambda: service.closed_after is not None)
+    assert service.closed_after is not None and service.closed_after[-1] == "dismiss"
 
 
 def test_close_button_closes(qtbot: QtBot, dlg: NotificationsDialog) -> None:
@@ -754,3 +762,18 @@ def test_manage_reports_changes_to_the_app(qtbot: QtBot, service: FakeService) -
     )
     assert dismissed == [["11"]]
     assert read == ["c1"]
+
+
+def test_lines_after_an_emoji_break_between_words(qapp: QApplication) -> None:
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from tootbell.ui.dialogs.notifications import _wrapped
+
+    font = QFont()
+    fm = QFontMetrics(font)
+    text = "🎉🎉🎉 party tonight at the usual place with everyone from the team " * 3
+    width = fm.horizontalAdvance("🎉🎉🎉 party tonight at th")
+    first, second = _wrapped(text, font, width, 2)
+    assert first == "🎉🎉🎉 party tonight at"
+    assert fm.horizontalAdvance(first) <= width
+    assert second.startswith("the usual place")

@@ -135,6 +135,10 @@ class NotificationsService(Protocol):
 
     def mark_conversation_read(self, conversation_id: str) -> None: ...
 
+    def close(self) -> None:
+        """Close the connection; the dialog calls it last, on its own thread."""
+        ...
+
 
 # --------------------------------------------------------------------------- words
 
@@ -231,7 +235,9 @@ def _one_line(text: str) -> str:
 
 # --------------------------------------------------------------------------- service thread
 
-_STOP, _CHANGE, _AVATAR = 0, 1, 2  # queue priorities: lower runs first
+# Queue priorities, lower first: a change asked for before closing still reaches the server;
+# avatars still waiting when the window closes are dropped.
+_CHANGE, _STOP, _AVATAR = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -261,8 +267,9 @@ class _Relay(QObject):
 class _ServiceThread:
     """Runs service calls one at a time on a daemon thread: changes and loads before avatars.
 
-    Nothing waits for it: after :meth:`stop` the call in progress finishes, the queued ones are
-    dropped, and the relay (owned by the application) is deleted after its last signal.
+    Nothing waits for it: after :meth:`stop` the call in progress and the changes already asked
+    for finish, the queued avatars are dropped, and the relay (owned by the application) is
+    deleted after its last signal.
     """
 
     def __init__(self, name: str) -> None:
@@ -275,6 +282,7 @@ class _ServiceThread:
         self._ids = itertools.count(1)
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._stopped = False
+        self._last: Callable[[], object] | None = None
 
     def submit(self, call: Callable[[], object], priority: int) -> int:
         job_id = next(self._ids)
@@ -283,12 +291,17 @@ class _ServiceThread:
             self._thread.start()
         return job_id
 
-    def stop(self) -> None:
+    def stop(self, last: Callable[[], object] | None = None) -> None:
+        """End the thread after the changes already asked for; ``last`` (closing the service's
+        connection) runs after them, so that a change under way is not cut off."""
         if self._stopped:
             return
         self._stopped = True
+        self._last = last
         if self._thread.ident is None:
             self.relay.deleteLater()
+            if last is not None:
+                last()  # nothing was ever asked of the server: no connection to wait for
         else:
             self._jobs.put((_STOP, 0, None))
 
@@ -296,6 +309,11 @@ class _ServiceThread:
         while True:
             _priority, job_id, call = self._jobs.get()
             if call is None:
+                if self._last is not None:
+                    try:
+                        self._last()
+                    except Exception as e:
+                        log.info("Could not close the connection: %s", type(e).__name__)
                 break
             try:
                 outcome = _Outcome(call(), None)
@@ -398,7 +416,13 @@ def _wrapped(text: str, font: QFont, width: int, max_lines: int) -> list[str]:
         line.setLineWidth(width)
         starts.append(line.textStart())
     layout.endLayout()
-    lines = [text[a:b].strip() for a, b in itertools.pairwise([*starts, len(text)])]
+    # Qt counts UTF-16 code units: an emoji before a line break moves it by one in Python.
+    units = text.encode("utf-16-le")
+    ends = [*starts, len(units) // 2]
+    lines = [
+        units[2 * a : 2 * b].decode("utf-16-le", errors="replace").strip()
+        for a, b in itertools.pairwise(ends)
+    ]
     if lines:
         lines[-1] = QFontMetrics(font).elidedText(lines[-1], Qt.TextElideMode.ElideRight, width)
     return lines
@@ -1176,7 +1200,7 @@ class NotificationsDialog(QDialog):
     def done(self, arg__1: int) -> None:
         self._closing = True
         self._times.stop()
-        self._thread.stop()
+        self._thread.stop(last=self._service.close)
         super().done(arg__1)
 
     def changeEvent(self, event: QEvent) -> None:

@@ -7,6 +7,7 @@ opens its own client lazily, in the dialog's worker thread, and is closed with t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from tootbell.avatars import cached_avatar
 from tootbell.config import AccountConfig, Paths
@@ -67,15 +68,22 @@ class FilterService(AccountService):
         secrets: SecretStore,
         paths: Paths,
         capabilities: Capabilities | None = None,
+        *,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(acc, secrets, paths, capabilities)
         self._versions = {}
+        # Called (on the calling thread) after every change the server accepted, even one that
+        # finishes after the dialog closed: the app re-reads the filters for the inbox.
+        self._on_change = on_change or (lambda: None)
 
     @property
     def supports_blur(self) -> bool:
         caps = self._caps
-        return caps is not None and caps.software == "mastodon" and (
-            caps.api_mastodon >= 5 or caps.version.split(".")[:2] >= ["4", "4"]
+        return (
+            caps is not None
+            and caps.software == "mastodon"
+            and (caps.api_mastodon >= 5 or caps.version.split(".")[:2] >= ["4", "4"])
         )
 
     def load(self) -> tuple[str, list[Filter]]:
@@ -87,18 +95,21 @@ class FilterService(AccountService):
     def create(self, draft: FilterDraft) -> Filter:
         f = filters_api.create_filter(self.client(), draft, version=self._version())
         self._versions[f.id] = f.version
+        self._on_change()
         return f
 
     def update(self, filter_id: str, draft: FilterDraft) -> Filter:
         version = self._versions.get(filter_id, self._version())
         f = filters_api.update_filter(self.client(), filter_id, draft, version=version)
         self._versions[f.id] = f.version
+        self._on_change()
         return f
 
     def delete(self, filter_id: str) -> None:
         version = self._versions.get(filter_id, self._version())
         filters_api.delete_filter(self.client(), filter_id, version=version)
         self._versions.pop(filter_id, None)
+        self._on_change()
 
     def _version(self) -> int:
         """v1 on servers without v2 filters (the v1 ids are keyword ids: never mix them)."""
@@ -107,6 +118,7 @@ class FilterService(AccountService):
 
     def remove_status(self, filter_status_id: str) -> None:
         filters_api.remove_filter_status(self.client(), filter_status_id)
+        self._on_change()
 
     def recent(self) -> list[Notification]:
         return self.client().notifications(limit=RECENT_LIMIT).items

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from dialog_keys import (
+    CTRL,
+    alt,
+    answer_box_with_alt,
+    back_to,
+    end_cell_edit,
+    focused,
+    later,
+    press,
+    saved,
+    titles,
+    type_keys,
+)
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPalette
-from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 from pytestqt.qtbot import QtBot
 
 from tootbell.mastodon.client import ApiError, NetworkError
@@ -37,8 +49,6 @@ from tootbell.ui.dialogs.filters import (
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
-ALT = Qt.KeyboardModifier.AltModifier
-CTRL = Qt.KeyboardModifier.ControlModifier
 
 
 def person(name: str) -> Account:
@@ -127,6 +137,7 @@ class FakeService:
         self.on_gui_thread: list[str] = []
         self.gates: dict[str, threading.Event] = {}
         self.errors: dict[str, BaseException] = {}
+        self.closed_after: list[str] | None = None  # the calls made before close()
         self._ids = itertools.count(100)
         self._lock = threading.Lock()
 
@@ -198,6 +209,9 @@ class FakeService:
         self._enter("delete", filter_id)
         del self.filters[filter_id]
 
+    def close(self) -> None:
+        self.closed_after = [name for name, _ in self.calls]
+
     def remove_status(self, filter_status_id: str) -> None:
         self._enter("remove_status", filter_status_id)
 
@@ -253,81 +267,6 @@ def no_stray_modals() -> Iterator[None]:
     box = QApplication.activeModalWidget()
     if box is not None:
         box.close()
-
-
-def alt(qtbot: QtBot, widget: QWidget, key: Qt.Key) -> None:
-    qtbot.keyClick(widget, key, ALT)
-
-
-def focused() -> QWidget:
-    """The widget keys go to: the focus widget, else the active window itself."""
-    widget = QApplication.focusWidget() or QApplication.activeWindow()
-    assert widget is not None
-    return widget
-
-
-def type_keys(qtbot: QtBot, text: str) -> None:
-    """Type into whichever widget has the focus at each keystroke, as a person would."""
-    for ch in text:
-        qtbot.keyClicks(focused(), ch)
-
-
-def press(qtbot: QtBot, key: Qt.Key, modifier: Qt.KeyboardModifier | None = None) -> None:
-    if modifier is None:
-        qtbot.keyClick(focused(), key)
-    else:
-        qtbot.keyClick(focused(), key, modifier)
-
-
-def end_cell_edit(qtbot: QtBot, dlg: FiltersDialog) -> None:
-    """Enter in a keyword cell; the table closes its editor a moment later."""
-    press(qtbot, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: dlg.keywords.hasFocus())
-
-
-def later(action: Callable[[], None]) -> None:
-    """Run ``action`` once the next modal loop is spinning."""
-    QTimer.singleShot(0, action)
-
-
-def answer_box_with_alt(key: Qt.Key, seen: list[str] | None = None) -> Callable[[], None]:
-    tries = iter(range(300))
-
-    def answer() -> None:
-        box = QApplication.activeModalWidget()
-        if next(tries, None) is None:
-            if box is not None:
-                box.close()  # give up rather than hang; the test's asserts then fail
-            return
-        if not isinstance(box, QMessageBox) or not box.isActiveWindow():
-            if box is not None:
-                box.activateWindow()
-            QTimer.singleShot(10, answer)
-            return
-        if seen is not None:
-            seen.append(box.text())
-        QTest.keyClick(box, key, ALT)
-
-    return answer
-
-
-def back_to(qtbot: QtBot, dlg: FiltersDialog) -> None:
-    """The window manager's job once a message box has closed."""
-    dlg.activateWindow()
-    qtbot.waitUntil(dlg.isActiveWindow)
-
-
-def saved(qtbot: QtBot, dlg: FiltersDialog) -> None:
-    qtbot.waitUntil(lambda: not dlg.is_busy(), timeout=5000)
-
-
-def titles(dlg: FiltersDialog) -> list[str]:
-    out = []
-    for i in range(dlg.filter_list.count()):
-        item = dlg.filter_list.item(i)
-        assert item is not None
-        out.append(item.text())
-    return out
 
 
 def is_red(widget: QWidget) -> bool:
@@ -934,9 +873,12 @@ def test_close_does_not_wait_for_a_slow_call(qtbot: QtBot, harness: Harness) -> 
     assert not dlg.isVisible()  # no question: the save is on its way
     thread = dlg.service_thread
     assert thread is not None and thread.is_alive()
+    qtbot.wait(200)
+    assert service.closed_after is None  # the connection stays open for the save
     gate.set()
     thread.join(5)
     assert not thread.is_alive()
+    assert service.closed_after == ["load", "recent", "update"]  # closed once it was done
 
 
 def test_close_asks_about_unsaved_changes(qtbot: QtBot, harness: Harness) -> None:
@@ -972,3 +914,4 @@ def test_manage_returns_once_closed(qtbot: QtBot) -> None:
     assert len(seen) == 1
     assert [name for name, _ in service.calls] == ["load", "recent"]
     assert service.on_gui_thread == []
+    qtbot.waitUntil(lambda: service.closed_after == ["load", "recent"])

@@ -176,6 +176,10 @@ class FilterService(Protocol):
         """What Tootbell has seen lately, for the preview."""
         ...
 
+    def close(self) -> None:
+        """Close the connection; the dialog calls it last, on its own thread."""
+        ...
+
 
 # --------------------------------------------------------------------------- words
 
@@ -289,13 +293,18 @@ class _ServiceThread:
         self._jobs.put((call_id, call))
         return call_id
 
-    def stop(self) -> None:
-        """Let the calls already asked for finish, then end the thread."""
+    def stop(self, last: Callable[[], object] | None = None) -> None:
+        """Let the calls already asked for finish, then run ``last`` (closing the service's
+        connection, so that a save still under way is not cut off), then end the thread."""
         if self._stopped:
             return
+        if last is not None and self._thread is not None:
+            self._jobs.put((0, last))  # its outcome goes nowhere: the dialog has closed
         self._stopped = True
         if self._thread is None:
             self.relay.deleteLater()
+            if last is not None:
+                last()  # nothing was ever asked of the server: no connection to wait for
         else:
             self._jobs.put(None)
 
@@ -1778,7 +1787,8 @@ class FiltersDialog(QDialog):
         self._closed = True
         self.preview_timer.stop()
         self._calls.clear()
-        self._runner.stop()  # a call under way still ends, on its own thread
+        # A call under way still ends, on its own thread; the connection closes after it.
+        self._runner.stop(last=self._service.close)
 
     @classmethod
     def manage(

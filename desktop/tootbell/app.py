@@ -109,6 +109,7 @@ class TootbellApp(QObject):
     pushArrived = Signal(str, object)  # from the listener thread: account key, PushPayload
     _routesChanged = Signal()  # from a route-test thread: re-apply the listener's routes
     _instanceAnswer = Signal(object, str)  # from a thread: answer a command-line request
+    _filtersChanged = Signal(str)  # from a filters dialog's thread: account key
 
     def __init__(
         self,
@@ -160,6 +161,7 @@ class TootbellApp(QObject):
         self._applied_tokens: set[str] = set()
         self._routesChanged.connect(self._apply_routes)
         self._instanceAnswer.connect(self._on_instance_answer)
+        self._filtersChanged.connect(self._on_filters_changed)
 
     # -- start ------------------------------------------------------------------------------
 
@@ -451,14 +453,18 @@ class TootbellApp(QObject):
         acc = self._account_for(key)
         if acc is None:
             return
-        service = FilterService(acc, self.secrets, self.paths)
-        try:
-            FiltersDialog.manage(self._parent_widget(), service, account_label=acc.key)
-        finally:
-            threading.Thread(target=service.close, name="filters-close", daemon=True).start()
-        handle = self.workers.get(acc.key)
+        service = FilterService(
+            acc, self.secrets, self.paths, on_change=lambda: self._filtersChanged.emit(acc.key)
+        )
+        # The dialog closes the service's connection on its own thread, after any save still
+        # under way; that save reaches the inbox through _filtersChanged all the same.
+        FiltersDialog.manage(self._parent_widget(), service, account_label=acc.key)
+
+    @Slot(str)
+    def _on_filters_changed(self, key: str) -> None:
+        handle = self.workers.get(key)
         if handle is not None:
-            handle.worker.check_now()
+            handle.worker.filters_changed()
 
     @Slot(str)
     def show_notifications(self, key: str = "") -> None:
@@ -470,14 +476,32 @@ class TootbellApp(QObject):
         if acc is None:
             return
         service = NotificationsService(acc, self.secrets, self.paths)
-        dlg = NotificationsDialog(self._parent_widget(), service, account_label=acc.key)
-        dlg.dismissed.connect(lambda ids, k=acc.key: self._withdraw_ids(k, ids))
-        dlg.cleared.connect(lambda k=acc.key: self._withdraw_ids(k, None))
-        try:
-            dlg.exec()
-        finally:
-            threading.Thread(target=service.close, name="notifications-close", daemon=True).start()
+        # The dialog is deleted when it closes (a leftover one could be collected on another
+        # thread, taking its timers with it), and closes the service after its last change.
+        NotificationsDialog.manage(
+            self._parent_widget(),
+            service,
+            account_label=acc.key,
+            on_dismissed=lambda ids: self._notifications_gone(acc.key, ids),
+            on_cleared=lambda: self._notifications_gone(acc.key, None),
+            on_marked_all_read=lambda: self._read_elsewhere(acc.key),
+            on_conversation_read=lambda _cid: self._read_elsewhere(acc.key),
+        )
         handle = self.workers.get(acc.key)
+        if handle is not None:
+            handle.worker.check_marker()
+
+    def _notifications_gone(self, account_key: str, ids: list[str] | None) -> None:
+        """Dismissed (``ids``) or all cleared (None) in the window: withdraw their toasts and
+        lower the badge while the window is still open."""
+        self._withdraw_ids(account_key, ids)
+        handle = self.workers.get(account_key)
+        if handle is not None:
+            handle.worker.notifications_gone(ids)
+
+    def _read_elsewhere(self, account_key: str) -> None:
+        """The window moved the read marker or read a conversation: catch up with it now."""
+        handle = self.workers.get(account_key)
         if handle is not None:
             handle.worker.check_marker()
 

@@ -110,7 +110,8 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), mode)
+            if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
+                os.fchmod(f.fileno(), mode)
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -297,6 +298,9 @@ class AccountState:
     seen: list[str] = field(default_factory=list)  # recently toasted/decided ids, oldest first
     marker: str | None = None  # last known server read marker
     unread: list[str] = field(default_factory=list)  # ids newer than the marker, not hidden
+    # Ids newer than the marker that the server's unread count still counts but the badge
+    # does not: hidden by a keyword filter, or in a conversation marked read here.
+    hidden: list[str] = field(default_factory=list)
     paused_count: int = 0  # notifications held back while paused, for the summary toast
     last_poll: float | None = None
     # Web Push: public parts only; the private key and auth secret are in the keyring.
@@ -329,6 +333,7 @@ class AccountState:
         m = data.get("marker")
         s.marker = str(m) if m is not None else None
         s.unread = [str(x) for x in data.get("unread", []) if isinstance(x, (str, int))]
+        s.hidden = [str(x) for x in data.get("hidden", []) if isinstance(x, (str, int))]
         pc = data.get("paused_count", 0)
         s.paused_count = pc if isinstance(pc, int) else 0
         lp = data.get("last_poll")

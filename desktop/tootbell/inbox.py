@@ -25,6 +25,7 @@ from tootbell.render import (
     render_group,
     render_held,
     safe_url,
+    searchable_text,
 )
 
 COALESCING_TYPES = frozenset({"favourite", "reblog", "follow", "admin.sign_up"})
@@ -200,6 +201,7 @@ class Inbox:
         self._groups: dict[str, _Group] = {}
         self._toast_ids: dict[str, tuple[str, ...]] = {}
         self._held: dict[str, str] = {}  # held-back id -> count key
+        self._held_text: dict[str, str] = {}  # held-back id -> what a keyword filter matches
         self._held_reasons: set[str] = set()
 
     # -- public API --------------------------------------------------------------------
@@ -207,6 +209,18 @@ class Inbox:
     @property
     def unread_count(self) -> int:
         return len(self.state.unread)
+
+    def badge(self, server_count: int | None) -> int:
+        """The unread count to show: the server's own count where it has one, less what a
+        keyword filter hides here (the server counts those too), else the local count."""
+        if server_count is None:
+            return self.unread_count
+        return max(0, server_count - len(self.state.hidden))
+
+    @property
+    def holding(self) -> bool:
+        """Whether notifications are held back for an end-of-pause summary."""
+        return bool(self._held)
 
     def hold_reason(self, settings: Settings) -> str | None:
         """``"paused"``, ``"quiet"`` (quiet hours) or ``None`` when toasts may be shown."""
@@ -232,8 +246,11 @@ class Inbox:
         candidates: list[tuple[Notification, FilterVerdict]] = []
         for n in fresh:
             verdict = filter_verdict(n)
-            if n.filtered or verdict.action == "hide":
+            if n.filtered:
                 continue  # never shown and not unread: the server does not count them either
+            if verdict.action == "hide":
+                self._add_hidden(n.id)  # never shown; the server counts it as unread all the same
+                continue
             if not id_newer(n.id, self.state.marker):
                 continue  # already read elsewhere: no toast, not unread
             self._add_unread(n.id)
@@ -289,9 +306,11 @@ class Inbox:
         if id_newer(last_read_id, self.state.marker):
             self.state.marker = last_read_id
         self.state.unread = [i for i in self.state.unread if id_newer(i, last_read_id)]
+        self.state.hidden = [i for i in self.state.hidden if id_newer(i, last_read_id)]
         read_held = [i for i in self._held if not id_newer(i, last_read_id)]
         for i in read_held:
             del self._held[i]
+            self._held_text.pop(i, None)
         if read_held:
             self.state.paused_count = max(0, self.state.paused_count - len(read_held))
         keys = [
@@ -303,15 +322,36 @@ class Inbox:
             self.forget_toast(k)
         return keys
 
-    def mark_ids_read(self, ids: Iterable[str]) -> list[str]:
-        """Some notifications were read here (a conversation marked read): no longer unread.
-        Returns the keys of toasts whose notifications are now all read."""
+    def mark_ids_read(self, ids: Iterable[str], *, server_still_counts: bool = False) -> list[str]:
+        """Some notifications were read or dismissed here: no longer unread. When the server
+        still counts them (a conversation marked read leaves the marker where it was), the
+        badge leaves them out of the server's count. Returns the keys of toasts whose
+        notifications are now all read."""
         gone = set(ids)
         self.state.unread = [i for i in self.state.unread if i not in gone]
+        if server_still_counts:
+            for i in sorted(gone, key=id_key):
+                self._add_hidden(i)
         keys = [k for k, t in self._toast_ids.items() if t and set(t) <= gone]
         for k in keys:
             self.forget_toast(k)
         return keys
+
+    def drop_held(self, hidden: Callable[[str], bool]) -> list[str]:
+        """The keyword filters changed while toasts are held back (pause, quiet hours): forget
+        the held notifications whose post a *hide* filter now catches, as :meth:`accept` would
+        have. ``hidden`` gets the text a filter matches. Returns the ids dropped."""
+        gone = [i for i, text in self._held_text.items() if text and hidden(text)]
+        for i in gone:
+            del self._held[i]
+            del self._held_text[i]
+        if gone:
+            self.state.paused_count = max(0, self.state.paused_count - len(gone))
+            dropped = set(gone)
+            self.state.unread = [i for i in self.state.unread if i not in dropped]
+            for i in gone:
+                self._add_hidden(i)
+        return gone
 
     def forget_toast(self, key: str) -> None:
         """A toast is gone for good (read, or dismissed by the person): the next arrival in
@@ -344,6 +384,11 @@ class Inbox:
         if nid not in self.state.unread:
             self.state.unread.append(nid)
 
+    def _add_hidden(self, nid: str) -> None:
+        if id_newer(nid, self.state.marker) and nid not in self.state.hidden:
+            self.state.hidden.append(nid)
+            del self.state.hidden[:-UNREAD_LIMIT]
+
     def _tidy_unread(self) -> None:
         marker = self.state.marker
         ids = sorted({i for i in self.state.unread if id_newer(i, marker)}, key=id_key)
@@ -353,8 +398,11 @@ class Inbox:
         self.state.paused_count += 1
         self._held_reasons.add(reason)
         self._held[n.id] = count_key(n)
+        self._held_text[n.id] = searchable_text(n)
         while len(self._held) > _HELD_MEMORY:
-            del self._held[next(iter(self._held))]
+            oldest = next(iter(self._held))
+            del self._held[oldest]
+            self._held_text.pop(oldest, None)
 
     # -- building toasts ---------------------------------------------------------------
 
@@ -495,6 +543,7 @@ class Inbox:
         ids = tuple(sorted(self._held, key=id_key))
         self.state.paused_count = 0
         self._held.clear()
+        self._held_text.clear()
         self._held_reasons.clear()
         if total <= 0:
             return []

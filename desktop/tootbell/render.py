@@ -796,3 +796,12 @@ def filtered_body(titles: Iterable[str]) -> str:
     names = [clean_line(t) for t in titles]
     names = list(dict.fromkeys(n for n in names if n)) or ["a filter"]
     return shorten("Filtered: " + ", ".join(names), BODY_LIMIT)
+
+
+def searchable_text(n: Notification) -> str:
+    """What a filter is matched against: content warning, post text and poll options."""
+    st = n.status
+    if st is None:
+        return ""
+    pieces = [st.spoiler_text, html_to_text(st.content), *st.poll_options]
+    return "\n\n".join(p for p in pieces if p)

@@ -225,6 +225,32 @@ def test_hide_filter_in_notifications_context_drops_silently() -> None:
     assert state.seen == ["1"]
 
 
+def test_the_badge_leaves_out_what_the_server_counts_but_tootbell_hides() -> None:
+    inbox, state, _ = make()
+    inbox.accept([n(1, filters=[filt("hide")]), n(2), n(3, visibility="direct")], BASE)
+    assert inbox.unread_count == 2
+    assert state.hidden == ["1"]
+    assert inbox.badge(None) == 2  # no server count: Tootbell's own
+    assert inbox.badge(3) == 2  # Mastodon counts the hidden one too
+    # A conversation marked read here: the server's marker, and count, stay where they were.
+    inbox.mark_ids_read(["3"], server_still_counts=True)
+    assert inbox.badge(3) == 1 and inbox.badge(None) == 1
+    inbox.mark_ids_read(["2"])  # dismissed: the server stops counting it itself
+    assert inbox.badge(1) == 0
+    # Read elsewhere past all of them: nothing is left to discount.
+    inbox.mark_read_up_to("3")
+    assert state.hidden == []
+    assert inbox.badge(0) == 0 and inbox.badge(4) == 4
+    assert json.loads(json.dumps(asdict(state)))["hidden"] == []
+
+
+def test_hidden_ids_survive_a_restart() -> None:
+    inbox, state, _ = make()
+    inbox.accept([n(5, filters=[filt("hide")])], BASE)
+    again = AccountState.from_json(json.loads(json.dumps(asdict(state))))
+    assert again.hidden == ["5"]
+
+
 def test_filters_for_other_contexts_are_ignored() -> None:
     inbox, _, _ = make()
     [t] = inbox.accept([n(1, text="secret", filters=[filt("hide", context=("home",))])], BASE)
@@ -320,6 +346,30 @@ def test_pause_forever_until_resumed() -> None:
     [s] = inbox.tick(BASE)  # resumed
     assert s.title == "1 notification while paused"
     assert s.body == "1 mention"
+
+
+def test_a_new_hide_filter_drops_held_notifications_from_the_summary() -> None:
+    inbox, state, clock = make()
+    paused = replace(BASE, pause_until=T0 + 3600)
+    items = [n(1, text="the finale was wild"), n(2, text="lunch?"), n(3, "follow", status_id=None)]
+    assert inbox.accept(items, paused) == []
+    assert inbox.holding and state.paused_count == 3 and inbox.unread_count == 3
+    seen: list[str] = []
+
+    def hidden(text: str) -> bool:
+        seen.append(text)
+        return "finale" in text
+
+    assert inbox.drop_held(hidden) == ["1"]
+    assert seen == ["the finale was wild", "lunch?"]  # a follow has no post to match
+    assert state.paused_count == 2 and inbox.unread_count == 2
+    assert inbox.drop_held(hidden) == []  # once
+    clock.advance(3601)
+    [s] = inbox.tick(paused)
+    assert s.title == "2 notifications while paused"
+    assert s.body == "1 mention, 1 new follower"
+    assert s.notification_ids == ("2", "3")
+    assert not inbox.holding
 
 
 def test_nothing_held_means_no_summary() -> None:

@@ -29,7 +29,7 @@ from tootbell.mastodon.entities import (
     id_key,
     parse_time,
 )
-from tootbell.render import html_to_text
+from tootbell.render import searchable_text
 
 log = logging.getLogger(__name__)
 
@@ -448,15 +448,6 @@ def keyword_pattern(keywords: Iterable[KeywordEdit]) -> re.Pattern[str] | None:
     if not parts:
         return None
     return re.compile("|".join(parts), re.IGNORECASE)
-
-
-def searchable_text(n: Notification) -> str:
-    """What a filter is matched against: content warning, post text and poll options."""
-    st = n.status
-    if st is None:
-        return ""
-    pieces = [st.spoiler_text, html_to_text(st.content), *st.poll_options]
-    return "\n\n".join(p for p in pieces if p)
 
 
 def preview(

@@ -31,6 +31,7 @@ CLOCK_JUMP_S = 45.0
 KEYRING_RETRY_S = 30.0
 MARKER_SYNC_S = 180.0  # how often the read marker is re-read (other clients read too)
 PUSH_BROKEN_AFTER = 2  # catch-up polls in a row that found what push missed
+FILTERS_REFRESH_S = 900.0  # keyword filters re-read this often (other clients change them too)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ class AccountWorker(QObject):
     _markAllRead = Signal()
     _readConversation = Signal(str, list)  # toast key, notification ids
     _checkMarker = Signal()
+    _filtersChanged = Signal()
+    _gone = Signal(object)  # list[str] | None: dismissed ids, or None when all were cleared
     actionFailed = Signal(str)  # words for the person: a mark-read or similar failed
 
     def __init__(
@@ -101,6 +104,7 @@ class AccountWorker(QObject):
         self._mono = time.monotonic()
         self._stopping = threading.Event()
         self._unread = 0
+        self._server_count: int | None = None  # the server's last unread count, where it has one
         self._last_check: float | None = None
         self._checkNow.connect(self._on_check_now)
         self._settings.connect(self._on_settings)
@@ -112,6 +116,8 @@ class AccountWorker(QObject):
         self._markAllRead.connect(self._on_mark_all_read)
         self._readConversation.connect(self._on_read_conversation)
         self._checkMarker.connect(self._on_check_marker)
+        self._filtersChanged.connect(self._on_filters_changed)
+        self._gone.connect(self._on_gone)
         self._marker_timer: QTimer | None = None
         self._token = ""
         self._push_ready = False  # subscription verified and route handed to the listener
@@ -119,6 +125,8 @@ class AccountWorker(QObject):
         self._push_misses = 0  # catch-up polls in a row that found what push did not bring
         self._pushed_ids: set[str] = set()
         self._filters: KeywordFilters | None = None
+        self._filters_at: float | None = None  # time.monotonic() of the last filters read
+        self._status = ("starting", "Connecting…")  # the last status sent, to re-send the badge
 
     # -- API for the GUI thread (thread-safe: they only emit queued signals) --------------
 
@@ -139,6 +147,14 @@ class AccountWorker(QObject):
 
     def check_marker(self) -> None:
         self._checkMarker.emit()
+
+    def notifications_gone(self, ids: list[str] | None) -> None:
+        """Notifications were dismissed (or all cleared, None) on the server by Tootbell."""
+        self._gone.emit(None if ids is None else list(ids))
+
+    def filters_changed(self) -> None:
+        """The person changed the keyword filters (any thread): use them at once."""
+        self._filtersChanged.emit()
 
     def push_received(self, payload: PushPayload) -> None:
         self._push.emit(payload)
@@ -217,11 +233,11 @@ class AccountWorker(QObject):
             self._teardown_push(poller)
         outcome = poller.poll(settings)
         self._last_check = time.time()
-        self._unread = (
-            outcome.server_unread
-            if outcome.server_unread is not None
-            else poller.inbox.unread_count
-        )
+        if outcome.server_unread is not None:
+            self._server_count = outcome.server_unread
+        if self._filters_due(poller):
+            self._apply_filters(poller)
+        self._unread = poller.inbox.badge(self._server_count)
         if outcome.read_keys:
             self.readToasts.emit(outcome.read_keys)
         if outcome.toasts:
@@ -311,18 +327,44 @@ class AccountWorker(QObject):
         except ApiError as e:
             self.actionFailed.emit(f"Could not mark the conversation read: {e.message}")
             return
-        keys = poller.inbox.mark_ids_read(ids)
+        keys = poller.inbox.mark_ids_read(ids, server_still_counts=True)
         self._save_state(poller)
         self._after_read([*keys, toast_key], None)
+
+    @Slot(object)
+    def _on_gone(self, ids: list[str] | None) -> None:
+        poller = self._poller
+        if poller is None or self._stopping.is_set():
+            return
+        keys = poller.inbox.mark_ids_read(list(poller.state.unread) if ids is None else ids)
+        self._save_state(poller)
+        self._after_read(keys, None)
 
     def _after_read(self, keys: list[str], server_unread: int | None) -> None:
         poller = self._poller
         if poller is None:
             return
-        self._unread = server_unread if server_unread is not None else poller.inbox.unread_count
+        if server_unread is None:
+            server_unread = self._read_server_count(poller)
+        if server_unread is not None:
+            self._server_count = server_unread
+        self._unread = poller.inbox.badge(self._server_count)
         if keys:
             self.readToasts.emit(sorted(set(keys)))
         self._emit_status("ok", "Up to date" + (" · push" if self._push_ready else ""))
+
+    def _read_server_count(self, poller: AccountPoller) -> int | None:
+        """The server's unread count after a change made here; None where it has none."""
+        from tootbell.mastodon.client import ApiError
+
+        caps = poller.capabilities
+        if caps is None or not caps.has_unread_count:
+            return None
+        try:
+            return poller.client.unread_count()
+        except ApiError as e:
+            log.info("%s: unread count not read: %s", self.account.key, e.message)
+            return None
 
     def _save_state(self, poller: AccountPoller) -> None:
         try:
@@ -352,7 +394,6 @@ class AccountWorker(QObject):
                 poller.client, self.account, state, keys, self._settings_value, poller.capabilities
             )
             self._store.save(self.account.key, state)
-            self._refresh_filters(poller)
         except PushSetupError as e:
             self._push_error = f"Push is not working: {e.message}"
         except ApiError as e:
@@ -387,7 +428,27 @@ class AccountWorker(QObject):
         self._push_ready = False
         self.pushRoute.emit(self.account.key, None)
 
-    def _refresh_filters(self, poller: AccountPoller) -> None:
+    # -- keyword filters -----------------------------------------------------------------
+
+    def _filters_due(self, poller: AccountPoller) -> bool:
+        """Polled notifications carry the server's filter verdicts; the local copy of the
+        filters matters only for payload-only pushes and for toasts held back by a pause or
+        quiet hours, so it is re-read only then, and at most every FILTERS_REFRESH_S."""
+        if self.account.delivery != "push" and not poller.inbox.holding:
+            return False
+        return self._filters_at is None or time.monotonic() - self._filters_at >= FILTERS_REFRESH_S
+
+    @Slot()
+    def _on_filters_changed(self) -> None:
+        poller = self._poller
+        if poller is None or self._stopping.is_set():
+            return  # nothing decided yet: the first poll reads the filters it needs
+        self._apply_filters(poller)
+        self._emit_status(*self._status)
+
+    def _apply_filters(self, poller: AccountPoller) -> None:
+        """Re-read the filters; held-back notifications a *hide* filter now catches are
+        dropped from the end-of-pause summary and the unread count."""
         from tootbell.delivery.push import KeywordFilters
         from tootbell.mastodon.client import ApiError
 
@@ -396,7 +457,15 @@ class AccountWorker(QObject):
             filters.refresh(poller.client)
         except ApiError as e:
             log.info("%s: keyword filters not loaded: %s", self.account.key, e.message)
+            return
         self._filters = filters
+        self._filters_at = time.monotonic()
+        dropped = poller.inbox.drop_held(lambda text: filters.verdict(text).action == "hide")
+        if not dropped:
+            return
+        log.info("%s: %d held notifications now hidden by a filter", self.account.key, len(dropped))
+        self._save_state(poller)
+        self._unread = poller.inbox.badge(self._server_count)  # the hidden ones no longer count
 
     def _note_push_misses(self, fresh: list[Notification]) -> None:
         """Count catch-up polls that found notifications push should have brought."""
@@ -444,7 +513,10 @@ class AccountWorker(QObject):
             self._store.save(self.account.key, state)
         except OSError as e:
             log.warning("%s", getattr(e, "message", e))
-        self._unread = poller.inbox.unread_count
+        count = self._read_server_count(poller)
+        if count is not None:
+            self._server_count = count
+        self._unread = poller.inbox.badge(self._server_count)
         if toasts:
             self.toastsReady.emit([self._with_icon(t) for t in toasts])
         self._emit_status("ok", "Up to date · push")
@@ -539,6 +611,7 @@ class AccountWorker(QObject):
         return cached_avatar(self._poller.client, url, self._paths.avatar_dir)
 
     def _emit_status(self, health: str, text: str) -> None:
+        self._status = (health, text)
         self.statusChanged.emit(
             AccountStatus(
                 key=self.account.key,

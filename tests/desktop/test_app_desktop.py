@@ -245,3 +245,39 @@ def test_a_push_becomes_a_real_toast_within_a_second(
         app.shutdown()
         secrets.delete_token(acc.key)
         secrets.delete_push_key(acc.key)
+
+
+def test_reading_on_another_client_closes_the_real_toast(
+    running: tuple[TootbellApp, AccountConfig], demo: DemoServer, qtbot: QtBot
+) -> None:
+    """A phone moves the read marker past one of two toasts: dunst is told to close that one
+    (CloseNotification, then its NotificationClosed), the other stays, the badge drops."""
+    app, acc = running
+    with BusRecorder() as rec:
+        read = demo.add_notification("mention", from_user="ana", status_text="Read on the phone")
+        demo.add_notification("mention", from_user="ben", status_text="Still unread")
+        app.check_now()
+        qtbot.waitUntil(
+            lambda: (
+                bool(calls_for(rec, "Read on the phone")) and bool(calls_for(rec, "Still unread"))
+            ),
+            timeout=15_000,
+        )
+        first = calls_for(rec, "Read on the phone")[0]
+        second = calls_for(rec, "Still unread")[0]
+        wait_for(lambda: first.id is not None and second.id is not None, timeout=5.0, what="ids")
+        qtbot.waitUntil(lambda: dunst_displayed() == 2, timeout=5000)
+        qtbot.waitUntil(lambda: app.model().unread == 2, timeout=5000)
+
+        demo.set_marker(read["id"])  # another client read up to the first
+        app.workers[acc.key].worker.check_marker()
+        qtbot.waitUntil(lambda: first.id in rec.close_calls, timeout=10_000)
+        qtbot.waitUntil(
+            lambda: any(
+                name == "NotificationClosed" and body[0] == first.id for name, body in rec.signals
+            ),
+            timeout=5000,
+        )
+        qtbot.waitUntil(lambda: dunst_displayed() == 1, timeout=5000)
+        assert second.id not in rec.close_calls
+        qtbot.waitUntil(lambda: app.model().unread == 1, timeout=5000)

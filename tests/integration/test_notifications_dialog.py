@@ -420,6 +420,19 @@ def test_delete_key_dismisses_several_selected(
     assert lst.currentRow() == 0  # the keyboard stays in the list
 
 
+def test_delete_key_on_the_row_the_keyboard_is_on(
+    qtbot: QtBot, dlg: NotificationsDialog, service: FakeService
+) -> None:
+    lst = dlg.notification_list
+    assert lst.hasFocus() and lst.selected_ids() == [] and lst.currentRow() == 0
+    qtbot.keyClick(lst, Qt.Key.Key_Down)
+    lst.clearSelection()  # on the second row, nothing selected: Delete takes that row
+    with qtbot.waitSignal(dlg.dismissed) as signal:
+        qtbot.keyClick(lst, Qt.Key.Key_Delete)
+    assert signal.args == [["10"]]
+    assert service.dismissed_ids() == [["10"]]
+
+
 def test_shift_click_and_ctrl_a_select_ranges(qtbot: QtBot, dlg: NotificationsDialog) -> None:
     lst = dlg.notification_list
     click_row(qtbot, lst, 0)

@@ -749,7 +749,7 @@ class NotificationsDialog(QDialog):
         dismiss_action = QAction(page)
         dismiss_action.setShortcuts(QKeySequence.StandardKey.Delete)
         dismiss_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        dismiss_action.triggered.connect(self.dismiss_selected)
+        dismiss_action.triggered.connect(self._dismiss_by_key)
         page.addAction(dismiss_action)
 
         row = QHBoxLayout()
@@ -1074,6 +1074,14 @@ class NotificationsDialog(QDialog):
             self.dismissed.emit(ids)
 
         self._run(lambda: service.dismiss(chosen), done, status=f"Dismissing {what}…", change=True)
+
+    @Slot()
+    def _dismiss_by_key(self) -> None:
+        """Delete: the selected rows, else the row the keyboard is on."""
+        lst = self.notification_list
+        if not lst.selectedItems() and lst.currentItem() is not None:
+            lst.currentItem().setSelected(True)
+        self.dismiss_selected()
 
     @Slot()
     def clear_all(self) -> None:

@@ -144,6 +144,7 @@ class TootbellApp(QObject):
         self.window: FallbackWindow | None = None
         self._notifier = notifier
         self._server: QLocalServer | None = None
+        self._is_running = False  # tray shown and workers started (the `status` command says)
         self._refresh = QTimer(self)
         self._refresh.setInterval(REFRESH_MS)
         self._refresh.timeout.connect(self._on_refresh_timer)
@@ -194,6 +195,7 @@ class TootbellApp(QObject):
         for acc in self.config.accounts:
             if acc.enabled:
                 self._start_worker(acc)
+        self._is_running = True
         self.running.emit()
 
     @property
@@ -827,6 +829,18 @@ class TootbellApp(QObject):
             self.reload_config()
         elif command == "push-test":
             self._push_test_for(conn, arg)
+        elif command == "status":
+            import json
+
+            from tootbell import __version__
+
+            answer = {
+                "state": "running" if self._is_running else "starting",
+                "version": __version__,
+                "accounts": len(self.config.accounts),
+                "demo": self.demo,
+            }
+            self._on_instance_answer(conn, json.dumps(answer))
 
     def _push_test_for(self, conn: QLocalSocket, key: str) -> None:
         """`tootbell push test` while the app runs: test through the running listener."""

@@ -278,6 +278,28 @@ def test_second_launch_brings_the_running_one_forward(
     wait_ok(qtbot, app, acc.key)
     assert activate_running_instance(home)
     qtbot.waitUntil(lambda: opened == [True], timeout=5000)
+
+    # `status` answers in one line of JSON (the bundle's smoke test waits for "running").
+    import json
+    import threading
+
+    from tootbell import __version__
+    from tootbell.app import ask_running_instance
+
+    answers: list[str | None] = []
+    asker = threading.Thread(
+        target=lambda: answers.append(ask_running_instance(home, "status", answer_ms=3000))
+    )
+    asker.start()
+    qtbot.waitUntil(lambda: bool(answers), timeout=5000)
+    asker.join()
+    assert answers[0] is not None
+    assert json.loads(answers[0]) == {
+        "state": "running",
+        "version": __version__,
+        "accounts": 1,
+        "demo": False,
+    }
     app.shutdown()
     assert not activate_running_instance(home, timeout_ms=300)
 

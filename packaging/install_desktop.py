@@ -58,16 +58,17 @@ def default_exec() -> Path:
 
 
 def exec_value(program: Path) -> str:
-    """``program`` as a desktop entry's Exec/TryExec value (Desktop Entry spec quoting)."""
-    text = str(program)
-    if "%" in text:
-        # GLib rejects a "%" in the program before it unescapes it: no launcher could run it.
-        raise InstallError(f"The program path {text} contains '%', which launchers cannot run.")
-    if any(ch in text for ch in " \t\n\"'\\><~|&;$*?#()`"):
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
-        escaped = escaped.replace("$", "\\$")
-        return f'"{escaped}"'
-    return text
+    """``program`` as a desktop entry's Exec value, quoted and escaped by the Desktop Entry
+    spec's rules (the same as the start-at-login entry's)."""
+    from tootbell.autostart import AutostartError, desktop_exec_line
+
+    if "%" in str(program):
+        # GLib looks for the program before it undoes "%%": no launcher could run it.
+        raise InstallError(f"The program path {program} contains '%', which launchers cannot run.")
+    try:
+        return desktop_exec_line([str(program)])
+    except AutostartError as e:
+        raise InstallError(e.message) from None
 
 
 def desktop_entry(program: Path) -> str:

@@ -429,6 +429,7 @@ class TootbellApp(QObject):
             self.config.accounts,
             account_status={k: s.text for k, s in self.statuses.items()},
             route_test=self.route_test,
+            demo=self.demo,  # the demo leaves the real start-at-login entry alone
         )
         if result is None:
             return

@@ -54,6 +54,8 @@ REQUIRED_BINARIES: dict[str, str] = {
     "dunstctl": "dunst",
     "xfce4-panel": "xfce4-panel",
     "gnome-keyring-daemon": "gnome-keyring",
+    "dex": "dex",  # runs autostart entries as a login does
+    "gio": "libglib2.0-bin",  # launches desktop entries as GLib-based desktops do
 }
 # D-Bus service files the session needs (looked up in XDG_DATA_DIRS), and their packages.
 REQUIRED_SERVICES: dict[str, str] = {

@@ -167,8 +167,9 @@ def test_install_refuses_a_program_a_launcher_cannot_run(tmp_path: Path) -> None
     [
         ("/usr/bin/tootbell", "/usr/bin/tootbell"),
         ("/home/a b/tootbell", '"/home/a b/tootbell"'),
-        ('/opt/say "hi"/tootbell', '"/opt/say \\"hi\\"/tootbell"'),
-        ("/opt/$HOME/tootbell", '"/opt/\\$HOME/tootbell"'),
+        # Quoted with `"$\\ escaped, then the string escapes again: one backslash is two.
+        ('/opt/say "hi"/tootbell', '"/opt/say \\\\"hi\\\\"/tootbell"'),
+        ("/opt/$HOME/tootbell", '"/opt/\\\\$HOME/tootbell"'),
     ],
 )
 def test_exec_quoting(path: str, value: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 import pytest
@@ -26,6 +26,13 @@ from PySide6.QtWidgets import (
 )
 from pytestqt.qtbot import QtBot
 
+from tootbell.autostart import (
+    AutostartError,
+    XdgAutostart,
+    desktop_exec_line,
+    launch_command,
+    read_desktop_entry,
+)
 from tootbell.config import NOTIFICATION_TYPES, AccountConfig, QuietHours, Settings
 from tootbell.delivery.push import RouteTestResult
 from tootbell.ui.dialogs.settings import (
@@ -133,6 +140,13 @@ def click_in_message_box(button_text: str) -> Callable[[], None]:
         raise AssertionError(f"no {button_text!r} button in {[b.text() for b in box.buttons()]}")
 
     return click
+
+
+@pytest.fixture(autouse=True)
+def private_autostart(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dialogs opened without an autostart object read a private autostart folder."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", f"{tmp_path}/xdg-config")
+    monkeypatch.delenv("FLATPAK_ID", raising=False)
 
 
 @pytest.fixture(autouse=True)
@@ -1139,3 +1153,231 @@ def test_push_page_fits(qtbot: QtBot) -> None:
     dlg.push_listen.setText("localhost:99999")
     qtbot.wait(20)
     assert_shown_whole(dlg, dlg.push_explain, dlg.push_url_error, dlg.push_listen_error)
+
+
+# --------------------------------------------------------------------------- start at login
+
+
+class FakeAutostart:
+    """Records what the dialog asks of it; ``fail`` makes enable and disable raise."""
+
+    def __init__(self, on: bool = False, *, fail: str = "", unreadable: str = "") -> None:
+        self.on = on
+        self.fail = fail
+        self.unreadable = unreadable
+        self.calls: list[tuple[str, ...]] = []
+
+    def current(self) -> bool:
+        self.calls.append(("current",))
+        if self.unreadable:
+            raise AutostartError(self.unreadable)
+        return self.on
+
+    def enable(self, command: Sequence[str]) -> None:
+        self.calls.append(("enable", *command))
+        if self.fail:
+            raise AutostartError(self.fail)
+        self.on = True
+
+    def disable(self) -> None:
+        self.calls.append(("disable",))
+        if self.fail:
+            raise AutostartError(self.fail)
+        self.on = False
+
+    def changes(self) -> list[tuple[str, ...]]:
+        return [c for c in self.calls if c[0] != "current"]
+
+
+def autostart_dialog(
+    qtbot: QtBot, autostart: FakeAutostart | None = None, *, demo: bool = False
+) -> SettingsDialog:
+    dlg = SettingsDialog(
+        None, Settings(), ACCOUNTS, clock=lambda: NOW, autostart=autostart, demo=demo
+    )
+    qtbot.addWidget(dlg)
+    dlg.show()
+    qtbot.waitExposed(dlg)
+    dlg.activateWindow()
+    qtbot.waitUntil(dlg.isActiveWindow)
+    alt(qtbot, dlg, Qt.Key.Key_N)
+    assert dlg.tabs.currentIndex() == 1
+    return dlg
+
+
+def toggle_start_at_login(qtbot: QtBot, dlg: SettingsDialog) -> None:
+    was = dlg.start_at_login.isChecked()
+    alt(qtbot, dlg, Qt.Key.Key_S)
+    qtbot.waitUntil(lambda: dlg.start_at_login.isChecked() != was)
+    assert QApplication.focusWidget() is dlg.start_at_login
+
+
+def ok_by_keyboard(qtbot: QtBot, dlg: SettingsDialog) -> SettingsResult:
+    qtbot.keyClick(QApplication.focusWidget() or dlg, Qt.Key.Key_Return)
+    assert not dlg.isVisible()
+    result = dlg.result_value()
+    assert result is not None
+    return result
+
+
+def test_start_at_login_shows_the_real_state(qtbot: QtBot) -> None:
+    on, off = FakeAutostart(on=True), FakeAutostart(on=False)
+    assert autostart_dialog(qtbot, on).start_at_login.isChecked()
+    assert not autostart_dialog(qtbot, off).start_at_login.isChecked()
+    dlg = autostart_dialog(qtbot, off)
+    assert dlg.start_at_login.isVisible() and dlg.start_at_login.isEnabled()
+    assert dlg.start_at_login.text() == "&Start Tootbell when I log in"
+    assert on.calls == [("current",)] and off.changes() == []
+
+
+def test_start_at_login_turned_on_by_keyboard_on_ok(qtbot: QtBot) -> None:
+    fake = FakeAutostart(on=False)
+    dlg = autostart_dialog(qtbot, fake)
+    toggle_start_at_login(qtbot, dlg)
+    assert fake.changes() == []  # nothing happens before OK
+    ok_by_keyboard(qtbot, dlg)
+    assert fake.changes() == [("enable", *launch_command())]
+
+
+def test_start_at_login_turned_off_by_keyboard_on_ok(qtbot: QtBot) -> None:
+    fake = FakeAutostart(on=True)
+    dlg = autostart_dialog(qtbot, fake)
+    toggle_start_at_login(qtbot, dlg)
+    assert not dlg.start_at_login.isChecked()
+    ok_by_keyboard(qtbot, dlg)
+    assert fake.changes() == [("disable",)]
+
+
+def test_start_at_login_untouched_or_cancelled_changes_nothing(qtbot: QtBot) -> None:
+    fake = FakeAutostart(on=True)
+    ok_by_keyboard(qtbot, autostart_dialog(qtbot, fake))
+    dlg = autostart_dialog(qtbot, fake)
+    toggle_start_at_login(qtbot, dlg)
+    toggle_start_at_login(qtbot, dlg)  # and back
+    ok_by_keyboard(qtbot, dlg)
+    dlg = autostart_dialog(qtbot, fake)
+    toggle_start_at_login(qtbot, dlg)
+    qtbot.keyClick(dlg, Qt.Key.Key_Escape)
+    assert dlg.result_value() is None
+    assert fake.changes() == []
+
+
+def answer_box_by_keyboard(seen: list[str]) -> Callable[[], None]:
+    """Note the text of the next message box, then close it with Return."""
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox) or not box.isActiveWindow():
+            QTimer.singleShot(10, answer)
+            return
+        seen.extend([box.objectName(), box.text(), box.informativeText()])
+        QTest.keyClick(box, Qt.Key.Key_Return)
+
+    return answer
+
+
+def test_a_failure_is_said_in_words_and_the_other_settings_are_kept(qtbot: QtBot) -> None:
+    words = (
+        "Could not turn on start at login: Tootbell cannot write "
+        "/home/ana/.config/autostart/org.tootbell.Tootbell.desktop: the folder is read-only."
+    )
+    fake = FakeAutostart(on=False, fail=words)
+    dlg = autostart_dialog(qtbot, fake)
+    alt(qtbot, dlg, Qt.Key.Key_V)
+    qtbot.waitUntil(lambda: not dlg.show_avatars.isChecked())
+    toggle_start_at_login(qtbot, dlg)
+    seen: list[str] = []
+    later(answer_box_by_keyboard(seen))
+    result = ok_by_keyboard(qtbot, dlg)
+    assert seen == ["startAtLoginFailed", words, "Your other settings are kept."]
+    assert fake.changes() == [("enable", *launch_command())]
+    assert result.settings.show_avatars is False
+
+
+def test_an_unreadable_entry_is_said_in_words(qtbot: QtBot) -> None:
+    words = "Tootbell cannot tell whether it starts at login: it cannot read X: permission denied."
+    fake = FakeAutostart(unreadable=words)
+    dlg = autostart_dialog(qtbot, fake)
+    assert not dlg.start_at_login.isEnabled()
+    assert dlg.start_at_login_error.isVisible()
+    assert dlg.start_at_login_error.text() == words
+    ok_by_keyboard(qtbot, dlg)
+    assert fake.changes() == []
+
+
+def notifications_page_height(dlg: SettingsDialog) -> int:
+    page = dlg.tabs.widget(1)
+    layout = page.layout() if page is not None else None
+    assert layout is not None
+    return layout.sizeHint().height()
+
+
+def test_the_demo_does_not_offer_start_at_login(qtbot: QtBot) -> None:
+    fake = FakeAutostart(on=False)
+    offered = autostart_dialog(qtbot, FakeAutostart())
+    dlg = autostart_dialog(qtbot, fake, demo=True)
+    assert not dlg.start_at_login.isVisible()
+    assert not dlg.start_at_login_error.isVisible()
+    # Hidden, not left as a blank line: the page is shorter by the box.
+    gap = notifications_page_height(offered) - notifications_page_height(dlg)
+    assert gap >= offered.start_at_login.sizeHint().height()
+    alt(qtbot, dlg, Qt.Key.Key_S)
+    qtbot.wait(50)
+    ok_by_keyboard(qtbot, dlg)
+    assert fake.calls == []  # not even read
+
+
+def test_not_offered_where_it_cannot_work(qtbot: QtBot, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLATPAK_ID", "org.tootbell.Tootbell")
+    dlg = autostart_dialog(qtbot)  # the platform's own backend
+    assert not dlg.start_at_login.isVisible()
+    monkeypatch.delenv("FLATPAK_ID")
+    assert autostart_dialog(qtbot).start_at_login.isVisible()
+
+
+def test_the_default_is_the_real_autostart_entry(qtbot: QtBot, tmp_path: object) -> None:
+    entry = XdgAutostart()  # under the private XDG_CONFIG_HOME
+    assert str(entry.path).startswith(str(tmp_path))
+    dlg = autostart_dialog(qtbot)
+    assert not dlg.start_at_login.isChecked()
+    toggle_start_at_login(qtbot, dlg)
+    ok_by_keyboard(qtbot, dlg)
+    assert entry.current() is True
+    written = read_desktop_entry(entry.path.read_text(encoding="utf-8"))
+    assert written["Exec"] == desktop_exec_line(launch_command())
+
+    dlg = autostart_dialog(qtbot)
+    assert dlg.start_at_login.isChecked()
+    toggle_start_at_login(qtbot, dlg)
+    ok_by_keyboard(qtbot, dlg)
+    assert not entry.path.exists()
+
+
+def test_edit_passes_autostart_and_demo_on(qtbot: QtBot) -> None:
+    def tick_and_ok() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SettingsDialog) or not dialog.isActiveWindow():
+            QTimer.singleShot(10, tick_and_ok)
+            return
+        QTest.keyClick(dialog, Qt.Key.Key_N, ALT)
+        QTest.keyClick(dialog, Qt.Key.Key_S, ALT)  # a mnemonic clicks a moment later
+        deadline = time.monotonic() + 3
+
+        def ok_once_ticked() -> None:
+            box = dialog.start_at_login
+            if box.isVisible() and not box.isChecked() and time.monotonic() < deadline:
+                QTimer.singleShot(10, ok_once_ticked)
+                return
+            QTest.keyClick(dialog, Qt.Key.Key_Return)
+
+        QTimer.singleShot(200, ok_once_ticked)
+
+    fake = FakeAutostart(on=False)
+    later(tick_and_ok)
+    assert SettingsDialog.edit(None, Settings(), ACCOUNTS, autostart=fake) is not None
+    assert fake.changes() == [("enable", *launch_command())]
+
+    fake = FakeAutostart(on=False)
+    later(tick_and_ok)
+    assert SettingsDialog.edit(None, Settings(), ACCOUNTS, autostart=fake, demo=True) is not None
+    assert fake.calls == []

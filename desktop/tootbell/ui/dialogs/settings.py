@@ -1,9 +1,11 @@
-"""The settings dialog: accounts, which notifications to show and how often, do not disturb,
-and Web Push.
+"""The settings dialog: accounts, which notifications to show and how often, start at login,
+do not disturb, and Web Push.
 
 ``SettingsDialog.edit()`` returns a :class:`SettingsResult`; the caller saves the settings and
 the accounts' push choices, signs out the removed accounts and, when asked, starts adding one.
-The push route test blocks on the network, so it runs on a thread of its own.
+Start at login is no setting of Tootbell's own: the dialog reads the platform's entry and
+changes it itself when the person presses OK. The push route test blocks on the network, so it
+runs on a thread of its own.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tootbell import autostart as autostart_mod
+from tootbell.autostart import Autostart, AutostartError
 from tootbell.config import NOTIFICATION_TYPES, AccountConfig, QuietHours, Settings
 from tootbell.delivery.push import PushSetupError, RouteTestResult, check_public_url
 from tootbell.ui.tones import set_tone as _set_tone
@@ -346,7 +350,10 @@ class SettingsDialog(QDialog):
         account_status: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
         route_test: RouteTestFn | None = None,
+        autostart: Autostart | None = None,
+        demo: bool = False,
     ) -> None:
+        """``autostart`` defaults to this platform's; the demo never offers start at login."""
         super().__init__(parent)
         self._settings = settings
         self._accounts = tuple(accounts)
@@ -363,6 +370,11 @@ class SettingsDialog(QDialog):
         self._add_account = False
         self._pause_until = settings.pause_until
         self._result: SettingsResult | None = None
+        # Start at login: None where it is not offered (the demo; a Flatpak sandbox).
+        self._autostart = (
+            None if demo else autostart if autostart is not None else autostart_mod.default()
+        )
+        self._autostart_was: bool | None = None  # as read when the dialog opened
 
         self.setWindowTitle("Tootbell Settings")
         self.setObjectName("settingsDialog")
@@ -475,10 +487,20 @@ class SettingsDialog(QDialog):
         self.show_avatars = QCheckBox("Show people's a&vatars in notifications", page)
         self.show_avatars.setObjectName("showAvatars")
 
+        self.start_at_login = QCheckBox("&Start Tootbell when I log in", page)
+        self.start_at_login.setObjectName("startAtLogin")
+        self.start_at_login.setToolTip("Changed when you press OK.")
+        self.start_at_login_error = _WrappedLabel(page)
+        self.start_at_login_error.setObjectName("startAtLoginError")
+        _set_tone(self.start_at_login_error, "error")
+        self.start_at_login_error.setVisible(False)
+
         layout = QVBoxLayout(page)
         layout.addLayout(form)
         layout.addWidget(group)
         layout.addWidget(self.show_avatars)
+        layout.addWidget(self.start_at_login)
+        layout.addWidget(self.start_at_login_error)
         layout.addStretch(1)
         return page
 
@@ -680,6 +702,7 @@ class SettingsDialog(QDialog):
             self.poll_interval,
             *self.type_boxes.values(),
             self.show_avatars,
+            self.start_at_login,
             self.quiet_enabled,
             self.quiet_start,
             self.quiet_end,
@@ -700,6 +723,7 @@ class SettingsDialog(QDialog):
         for ntype, box in self.type_boxes.items():
             box.setChecked(settings.types.get(ntype, True))
         self.show_avatars.setChecked(settings.show_avatars)
+        self._load_start_at_login()
         qh = settings.quiet_hours
         self.quiet_enabled.setChecked(qh.enabled)
         self.quiet_start.setTime(_time_from_text(qh.start, QuietHours.start))
@@ -720,6 +744,20 @@ class SettingsDialog(QDialog):
         self._update_listen_error()
         self._update_push_explain()
         self._show_push_account()
+
+    def _load_start_at_login(self) -> None:
+        """Read the real entry (a file or registry read: quick enough for the GUI thread)."""
+        if self._autostart is None:
+            self.start_at_login.setVisible(False)
+            return
+        try:
+            self._autostart_was = self._autostart.current()
+        except AutostartError as e:
+            log.warning("Cannot read start at login: %s", e.message)
+            self.start_at_login.setEnabled(False)
+            self.start_at_login_error.show_text(e.message)
+            return
+        self.start_at_login.setChecked(self._autostart_was)
 
     # ----------------------------------------------------------------- state
 
@@ -915,6 +953,30 @@ class SettingsDialog(QDialog):
             push_policy=policy if isinstance(policy, str) else self._settings.push_policy,
         )
 
+    def _apply_start_at_login(self) -> None:
+        """Switch start at login as the box says; a failure is said in words, nothing more."""
+        autostart, was = self._autostart, self._autostart_was
+        wanted = self.start_at_login.isChecked()
+        if autostart is None or was is None or wanted == was:
+            return
+        try:
+            if wanted:
+                autostart.enable(autostart_mod.launch_command())
+            else:
+                autostart.disable()
+        except AutostartError as e:
+            log.warning("Start at login: %s", e.message)
+            box = QMessageBox(self)
+            box.setObjectName("startAtLoginFailed")
+            box.setIcon(QMessageBox.Icon.Warning)
+            box.setWindowTitle("Start at login")
+            box.setText(e.message)
+            box.setInformativeText("Your other settings are kept.")
+            box.exec()
+            box.deleteLater()
+            return
+        self._autostart_was = wanted
+
     def result_value(self) -> SettingsResult | None:
         """What the person chose, or None if they cancelled (or the dialog is still open)."""
         return self._result
@@ -1039,6 +1101,7 @@ class SettingsDialog(QDialog):
             add_account=self._add_account,
             accounts=self.accounts_value(),
         )
+        self._apply_start_at_login()
         super().accept()
 
     def reject(self) -> None:
@@ -1056,14 +1119,23 @@ class SettingsDialog(QDialog):
         *,
         account_status: Mapping[str, str] | None = None,
         route_test: RouteTestFn | None = None,
+        autostart: Autostart | None = None,
+        demo: bool = False,
     ) -> SettingsResult | None:
         """Show the settings; None when the person cancels.
 
         ``route_test`` sends a test push along an account's public URL and blocks until it
-        knows; without it the Test route button stays off.
+        knows; without it the Test route button stays off. ``autostart`` (default: this
+        platform's) is switched on OK; with ``demo`` start at login is not offered.
         """
         dialog = cls(
-            parent, settings, accounts, account_status=account_status, route_test=route_test
+            parent,
+            settings,
+            accounts,
+            account_status=account_status,
+            route_test=route_test,
+            autostart=autostart,
+            demo=demo,
         )
         try:
             dialog.exec()

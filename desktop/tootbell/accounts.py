@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from tootbell.config import AccountConfig, Paths, StorageError, atomic_write_text
+from tootbell.config import AccountConfig, Paths, StorageError, atomic_write_text, load_config
 from tootbell.mastodon.client import (
     ApiError,
     AuthError,
@@ -141,6 +141,17 @@ class AppRegistry:
             self._save(apps)
             log.info("Registered Tootbell with %s", display_host(base_url))
             return reg
+
+    def forget(self, base_url: str) -> None:
+        """Drop the registration for ``base_url``: its client secret from the keyring, its
+        entry from apps.json. Raises SecretStoreError and StorageError."""
+        with self._lock:
+            self._secrets.delete_client_secret(base_url)
+            apps = self._load()
+            if apps.pop(base_url, None) is None:
+                return
+            self._save(apps)
+        log.info("Forgot the registration with %s", display_host(base_url))
 
 
 # --------------------------------------------------------------------------- sign in
@@ -345,12 +356,36 @@ def _revoke_quietly(reg: AppRegistration, token: str) -> bool:
     return True
 
 
+def _unsubscribe_quietly(account: AccountConfig, token: str) -> None:
+    """Delete the account's push subscription on the server, best effort: a token that
+    cannot be revoked (a pasted one) would otherwise go on pushing to a dead listener."""
+    from tootbell.mastodon.push_api import unsubscribe
+
+    try:
+        with MastodonClient(account.base_url, token) as client:
+            unsubscribe(client)
+    except ApiError as e:
+        log.info("%s: push subscription not deleted: %s", account.key, e.message)
+
+
+def _instance_in_use(paths: Paths, account: AccountConfig) -> bool:
+    """Whether another configured account signs in through the same app registration."""
+    return any(
+        a.base_url == account.base_url and a.key != account.key for a in load_config(paths).accounts
+    )
+
+
 def sign_out(account: AccountConfig, *, paths: Paths, secrets: SecretStore) -> str | None:
-    """Revoke the account's token (best effort) and delete it from the keyring.
+    """Sign the account out and forget every secret Tootbell keeps for it.
+
+    For a push account the server's subscription is deleted first (best effort). The token is
+    revoked (best effort) and deleted from the keyring, and so are the push keys. When no
+    other configured account uses the same instance, its app registration goes too (the
+    client secret from the keyring, the entry from apps.json); a later sign-in registers anew.
 
     Returns None when all went well, or a sentence for the person when the server could not
-    be told (the local sign-out still happened). Raises SignInError when the keyring entry
-    could not be deleted.
+    be told (the local sign-out still happened). Raises SignInError when the keyring (or
+    apps.json) could not be changed.
     """
     host = display_host(account.base_url)
     advice = (
@@ -358,11 +393,14 @@ def sign_out(account: AccountConfig, *, paths: Paths, secrets: SecretStore) -> s
         f"revoke it on {host} under Preferences › Account › Authorized apps."
     )
     note: str | None = None
+    registry = AppRegistry(paths, secrets)
     try:
         token = secrets.get_token(account.key)
-        reg = AppRegistry(paths, secrets).lookup(account.base_url)
+        reg = registry.lookup(account.base_url)
     except SecretStoreError as e:
         raise SignInError(e.message) from e
+    if token and account.delivery == "push":
+        _unsubscribe_quietly(account, token)
     if token:
         if reg is None or (account.client_id and reg.client_id != account.client_id):
             # A pasted token (or one from an older registration): only the app that issued a
@@ -372,7 +410,10 @@ def sign_out(account: AccountConfig, *, paths: Paths, secrets: SecretStore) -> s
             note = advice
     try:
         secrets.delete_token(account.key)
-    except SecretStoreError as e:
+        secrets.delete_push_key(account.key)
+        if not _instance_in_use(paths, account):
+            registry.forget(account.base_url)
+    except (SecretStoreError, StorageError) as e:
         raise SignInError(e.message) from e
     log.info("Signed out %s", account.key)
     return note

@@ -294,9 +294,7 @@ class TootbellApp(QObject):
         self._tell_multi_account()
 
         def run() -> None:
-            if acc.delivery == "push":
-                _drop_push_subscription(acc, paths, self.secrets)
-            try:
+            try:  # also deletes a push subscription and the push keys
                 note = sign_out(acc, paths=self.paths, secrets=self.secrets)
             except Exception as e:  # the account is already removed here; say what is left
                 note = getattr(e, "message", None) or f"Signing out failed ({type(e).__name__})."
@@ -938,23 +936,6 @@ def _free_loopback_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _drop_push_subscription(acc: AccountConfig, paths: Paths, secrets: SecretStore) -> None:
-    """Before signing out: delete the server's push subscription and forget the push keys
-    (a pasted token cannot be revoked, so its subscription would otherwise live on)."""
-    from tootbell.config import StateStore
-    from tootbell.delivery.push import disable_push
-    from tootbell.mastodon.client import ApiError, MastodonClient
-    from tootbell.secrets import SecretStoreError
-
-    state = StateStore(paths).load(acc.key)
-    try:
-        token = secrets.get_token(acc.key)
-        with MastodonClient(acc.base_url, token) as client:
-            disable_push(client if token else None, acc.key, state, secrets)
-    except (ApiError, SecretStoreError) as e:
-        log.info("%s: push subscription not deleted: %s", acc.key, e.message)
 
 
 def _real_secrets() -> SecretStore:

@@ -170,16 +170,20 @@ def test_markup_in_a_display_name_is_not_rendered(
     assert "<b>" not in call.body and "<i>" not in call.body
 
 
-def test_locked_keyring_is_said_plainly_then_recovers_after_unlock(
+def test_locked_keyring_is_said_plainly_then_what_waited_shows_once_after_unlock(
     qapp: QApplication,
     qtbot: QtBot,
     paths: Paths,
     demo: DemoServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Started with gnome-keyring locked, the app says so in words (locked, how to unlock) and
+    keeps running and retrying; once the keyring is unlocked it reads the token and shows what
+    waited on the server (from before the start and from while it was locked), each once."""
     from desktop_session import keyring_locked, lock_keyring, unlock_keyring
 
     import tootbell.ui.workers
+    from tootbell.config import AccountState, StateStore
 
     monkeypatch.setattr(tootbell.ui.workers, "KEYRING_RETRY_S", 0.5)
     secrets = SecretStore()
@@ -187,19 +191,50 @@ def test_locked_keyring_is_said_plainly_then_recovers_after_unlock(
     acc = AccountConfig(key=f"locked@{host}", base_url=demo.base_url)
     secrets.set_token(acc.key, demo.create_token("demo"))
     save_config(paths, load_config(paths).with_account(acc))
+    # Tootbell ran before and handled everything up to this one.
+    seen = demo.add_notification("mention", from_user="ana", status_text="Seen last time")
+    StateStore(paths).save(acc.key, AccountState(cursor=seen["id"], seen=[seen["id"]]))
+    demo.add_notification("mention", from_user="ben", status_text="Waited while off")
+
+    def polls() -> int:
+        listed = demo.requests_to("/api/v1/notifications", "GET")
+        return len([r for r in listed if r.path == "/api/v1/notifications"])
+
     lock_keyring()
     app = TootbellApp(qapp, paths=paths)
     try:
-        app.start()
-        qtbot.waitUntil(
-            lambda: acc.key in app.statuses and app.statuses[acc.key].health == "keyring",
-            timeout=15_000,
-        )
-        text = app.statuses[acc.key].text
-        assert "locked" in text.lower() and "unlock" in text.lower()
-        assert app.model().state.name == "ERROR"
-        unlock_keyring()
-        qtbot.waitUntil(lambda: app.statuses[acc.key].health == "ok", timeout=15_000)
+        with BusRecorder() as rec:
+            app.start()
+            qtbot.waitUntil(
+                lambda: acc.key in app.statuses and app.statuses[acc.key].health == "keyring",
+                timeout=15_000,
+            )
+            text = app.statuses[acc.key].text
+            assert "locked" in text.lower() and "unlock" in text.lower()
+            assert app.model().state.name == "ERROR"
+            demo.add_notification("mention", from_user="cleo", status_text="Arrived while locked")
+            qtbot.wait(1500)  # a few retries at KEYRING_RETRY_S
+            assert app.statuses[acc.key].health == "keyring"  # still there, still saying so
+            assert polls() == 0  # it cannot check without its token
+            assert calls_for(rec, "") == []
+
+            unlock_keyring()
+            qtbot.waitUntil(
+                lambda: (
+                    bool(calls_for(rec, "Waited while off"))
+                    and bool(calls_for(rec, "Arrived while locked"))
+                ),
+                timeout=15_000,
+            )
+            qtbot.waitUntil(lambda: app.statuses[acc.key].health == "ok", timeout=15_000)
+            # Another check finds nothing new to show.
+            checked = polls()
+            app.check_now()
+            qtbot.waitUntil(lambda: polls() > checked, timeout=10_000)
+            qtbot.wait(500)
+        assert len(calls_for(rec, "Waited while off")) == 1
+        assert len(calls_for(rec, "Arrived while locked")) == 1
+        assert calls_for(rec, "Seen last time") == []
     finally:
         app.shutdown()
         if keyring_locked():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from tootbell.accounts import (
     sign_in_with_token,
     sign_out,
 )
-from tootbell.config import AccountConfig, Paths
+from tootbell.config import AccountConfig, Paths, load_config, save_config
 from tootbell.demo import DemoServer
 from tootbell.mastodon.client import AuthError, MastodonClient
 from tootbell.mastodon.oauth import OOB_URI, SCOPES
@@ -355,17 +356,71 @@ def test_token_sign_in_server_trouble(server: DemoServer, store: SecretStore) ->
 # --------------------------------------------------------------------------- sign out
 
 
-def test_sign_out_revokes_and_forgets(server: DemoServer, home: Paths, store: SecretStore) -> None:
+def test_sign_out_revokes_and_forgets(
+    server: DemoServer, home: Paths, store: SecretStore, keyring_backend: DictKeyring
+) -> None:
     acc = browser_sign_in(server, home, store)
+    save_config(home, load_config(home).with_account(acc))
     token = store.get_token(acc.key)
     assert token
+    assert store.get_client_secret(server.base_url)
+    store.set_push_key(acc.key, '{"private": "p", "public": "q", "auth": "a"}')
     assert sign_out(acc, paths=home, secrets=store) is None
     assert store.get_token(acc.key) is None
     with MastodonClient(server.base_url, token) as c, pytest.raises(AuthError):
         c.verify_credentials()
     assert len(server.requests_to("/oauth/revoke", "POST")) == 1
-    # The registration stays for the next sign-in on this instance.
-    assert store.get_client_secret(server.base_url)
+    # The push keys go, and with the last account on this instance its registration too.
+    assert store.get_push_key(acc.key) is None
+    assert store.get_client_secret(server.base_url) is None
+    assert keyring_backend.data == {}
+    apps = json.loads((home.state_dir / "apps.json").read_text())
+    assert server.base_url not in apps["apps"]
+    # A new sign-in there registers again.
+    browser_sign_in(server, home, store)
+    assert len(server.requests_to("/api/v1/apps", "POST")) == 2
+
+
+def test_sign_out_keeps_the_registration_another_account_uses(
+    server: DemoServer, home: Paths, store: SecretStore
+) -> None:
+    first = browser_sign_in(server, home, store)
+    server.signed_in_user = "alice"
+    second = browser_sign_in(server, home, store)
+    save_config(home, load_config(home).with_account(first).with_account(second))
+    assert sign_out(first, paths=home, secrets=store) is None
+    save_config(home, load_config(home).without_account(first.key))
+    assert store.get_token(first.key) is None
+    secret = store.get_client_secret(server.base_url)
+    assert secret
+    # The other account can still be signed out properly: its token is revoked.
+    token = store.get_token(second.key)
+    assert sign_out(second, paths=home, secrets=store) is None
+    with MastodonClient(server.base_url, token) as c, pytest.raises(AuthError):
+        c.verify_credentials()
+    assert store.get_client_secret(server.base_url) is None
+
+
+def test_sign_out_of_a_push_account_deletes_its_subscription_and_keys(
+    server: DemoServer, home: Paths, store: SecretStore, keyring_backend: DictKeyring
+) -> None:
+    """A pasted token cannot be revoked, so its subscription is deleted on the server."""
+    from tootbell.config import AccountState, Settings
+    from tootbell.delivery.push import ensure_subscription, load_or_create_keys
+
+    token = server.create_token()
+    acc = sign_in_with_token(server.base_url, token, secrets=store)
+    acc = replace(acc, delivery="push", push_public_url="http://127.0.0.1:9")
+    state = AccountState()
+    keys = load_or_create_keys(acc.key, state, store)
+    with MastodonClient(server.base_url, token) as client:
+        ensure_subscription(client, acc, state, keys, Settings(), client.capabilities())
+    assert server.push_subscription(token) is not None
+    assert store.get_push_key(acc.key)
+    note = sign_out(acc, paths=home, secrets=store)
+    assert note is not None and "Authorized apps" in note
+    assert server.push_subscription(token) is None
+    assert keyring_backend.data == {}
 
 
 def test_sign_out_when_server_unreachable(

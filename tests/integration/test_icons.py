@@ -169,6 +169,17 @@ def test_tray_icons_are_cached_but_callers_get_their_own(qtbot: QtBot) -> None:
     assert QSize(5, 5) not in c.availableSizes()
 
 
+def test_tray_icon_memory_stays_bounded_as_the_count_changes(qtbot: QtBot) -> None:
+    """Every toast changes the count; the icons drawn for old counts are not all kept."""
+    for unread in range(1, 40):
+        tray_icon(TrayState.UNREAD, unread, dark_panel=True)
+    assert icons._tray_icon.cache_info().currsize <= 8
+    # The newest is still drawn once only.
+    hits = icons._tray_icon.cache_info().hits
+    tray_icon(TrayState.UNREAD, 39, dark_panel=True)
+    assert icons._tray_icon.cache_info().hits == hits + 1
+
+
 def test_app_icon_at_every_size(qtbot: QtBot) -> None:
     icon = app_icon()
     assert not icon.isNull()

@@ -335,6 +335,47 @@ def test_oversized_body_is_413_without_reading_it(rig: Rig) -> None:
     assert rig.calls == []
 
 
+MALFORMED = [
+    pytest.param(
+        b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",
+        414,
+        "request_line_too_long",
+        id="request-line-too-long",
+    ),
+    pytest.param(b"\r\n", 400, "malformed", id="blank-request-line"),
+    pytest.param(b"   \r\n\r\n", 400, "malformed", id="spaces-only"),
+    pytest.param(b"GARBAGE\r\n\r\n", 400, "malformed", id="one-word"),
+    pytest.param(b"POST /push/abc HTT", 400, "malformed", id="never-finished"),
+    pytest.param(b"GET / HTTP/9.9\r\n\r\n", 505, "malformed", id="unknown-version"),
+    pytest.param(b"GET / FOO/1.1\r\n\r\n", 400, "malformed", id="not-http"),
+    pytest.param(
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(64)),
+        400,
+        "malformed",
+        id="tls-hello",
+    ),
+    pytest.param(
+        b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 150 + b"\r\n", 431, "malformed", id="too-many-headers"
+    ),
+    pytest.param(b"GET /\r\n", 404, "not_found", id="http-0.9"),
+]
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "reason"), MALFORMED)
+def test_malformed_requests_get_an_answer_and_one_count(
+    rig: Rig, caplog: pytest.LogCaptureFixture, request_bytes: bytes, status: int, reason: str
+) -> None:
+    """Every request that is not HTTP gets a status line it can read, is counted once, and
+    logs nothing above debug (no traceback)."""
+    with caplog.at_level(logging.DEBUG, logger="tootbell"):
+        response = raw_request(rig.listener.address, request_bytes)
+    assert response.startswith(f"HTTP/1.0 {status} ".encode()), response[:60]
+    assert b"\r\nConnection: close\r\n\r\n" in response
+    assert rig.listener.stats.rejected_by_reason == {reason: 1}
+    assert [r for r in caplog.records if r.levelno > logging.DEBUG] == []
+    assert rig.calls == []
+
+
 def test_unsupported_encoding_is_415(rig: Rig) -> None:
     headers, body = rig.sender.push(payload())
     for encoding in ("gzip", "", "aes128gcm2", "identity"):

@@ -168,6 +168,13 @@ def _drain(sock: socket.socket) -> None:
         return
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 class _PushRequestHandler(BaseHTTPRequestHandler):
     """One request per connection, rejected as early and as cheaply as possible."""
 
@@ -219,7 +226,10 @@ class _PushRequestHandler(BaseHTTPRequestHandler):
             self._reject(HTTPStatus.REQUEST_URI_TOO_LONG, "request_line_too_long")
             return
         self.raw_requestline = line
-        if not self.parse_request():  # it answered through send_error()
+        if not self.parse_request():
+            # It answered through send_error(), except for a blank request line.
+            if not self._answered:
+                self._reject(HTTPStatus.BAD_REQUEST, "malformed")
             return
         if self._reader.over_budget:
             self._reject(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large")
@@ -304,16 +314,20 @@ class _PushRequestHandler(BaseHTTPRequestHandler):
             self._answer(status, extra)
 
     def _answer(self, status: int, extra: Mapping[str, str] | None = None) -> None:
+        """Send the status line and headers (there is never a body) in one write.
+
+        Not through send_response_only(): it needs a parsed request, which an over-long
+        request line never gets, and it writes nothing for a request it took for HTTP/0.9
+        (any malformed one), so those clients would get no answer at all.
+        """
         if self._answered:
             return
         self._answered = True
         self.connection.settimeout(_WRITE_TIMEOUT_S)
-        self.send_response_only(status)
-        for name, value in (extra or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", "0")
-        self.send_header("Connection", "close")
-        self.end_headers()
+        lines = [f"{self.protocol_version} {status} {_phrase(status)}"]
+        lines += [f"{name}: {value}" for name, value in (extra or {}).items()]
+        lines += ["Content-Length: 0", "Connection: close", "", ""]
+        self.wfile.write("\r\n".join(lines).encode("latin-1"))
 
     def finish(self) -> None:
         if self._answered and not self._request_read and self._declared_body > 0:

@@ -37,6 +37,9 @@ DEVICE_PIXEL_RATIOS: tuple[float, ...] = (1.0, 2.0)
 MAX_SHOWN_COUNT = 99
 # Below this logical size a number cannot be read: the unread badge is a plain dot.
 SMALLEST_NUMBERED_SIZE = 22
+# Tray icons kept drawn. Each holds 12 pixmaps (about 1 MiB of memory all told) and the
+# count changes with every toast, so only the last few are worth keeping.
+TRAY_ICON_CACHE = 4
 
 MASTODON_INDIGO = QColor("#6364FF")
 UNREAD_RED = QColor("#E0245E")
@@ -359,7 +362,7 @@ def render_tray_pixmap(
     return pm
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=TRAY_ICON_CACHE)
 def _tray_icon(state: TrayState, text: str, dark_panel: bool) -> QIcon:
     # ``text`` stands in for the count so that every count past 99 shares one entry.
     unread = MAX_SHOWN_COUNT + 1 if text.endswith("+") else int(text or 0)

@@ -32,7 +32,13 @@ from tootbell.config import (
 )
 from tootbell.inbox import quiet_hours_active
 from tootbell.ui.tray import FallbackWindow, Tray, TrayIntents, TrayModel
-from tootbell.ui.workers import AccountStatus, AccountWorker, ToastReady, WorkerHandle
+from tootbell.ui.workers import (
+    AccountStatus,
+    AccountWorker,
+    ToastReady,
+    WorkerHandle,
+    WorkerTiming,
+)
 
 if TYPE_CHECKING:
     from tootbell.delivery.listener import PushListener, PushRoute
@@ -120,9 +126,11 @@ class TootbellApp(QObject):
         notifier: Notifier | None = None,
         demo: bool = False,
         use_tray: bool | None = None,
+        worker_timing: WorkerTiming | None = None,
     ) -> None:
         super().__init__()
         self.qapp = qapp
+        self._worker_timing = worker_timing
         self.demo_server: DemoServer | None = None
         self._demo_dir: tempfile.TemporaryDirectory[str] | None = None
         if demo:
@@ -233,6 +241,7 @@ class TootbellApp(QObject):
             self.paths,
             self.secrets,
             multi_account=len(self.config.accounts) > 1,
+            timing=self._worker_timing,
         )
         worker.toastsReady.connect(self._on_toasts)
         worker.statusChanged.connect(self._on_status)
@@ -551,6 +560,10 @@ class TootbellApp(QObject):
             t = item.toast
             self.shown[t.key] = _Shown(t.account_key, t.open_url, t.notification_ids)
             self._notifier.show(t, item.icon_path)
+            log.info("toast shown: account=%s ids=%s", t.account_key, ",".join(t.notification_ids))
+            handle = self.workers.get(t.account_key)
+            if handle is not None:  # until it hears this, a crash would show it again
+                handle.worker.toasts_handed_over([t])
         self.refresh_ui()
 
     @Slot(str, str)

@@ -106,8 +106,11 @@ def atomic_write_text(path: Path, text: str, mode: int = 0o600) -> None:
     Raises :class:`StorageError` (with a message for people) when the disk is full or the
     directory is not writable; the old file is left untouched.
     """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise StorageError(path, e) from e
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             if hasattr(os, "fchmod"):  # not on Windows before Python 3.13
@@ -302,6 +305,10 @@ class AccountState:
     # does not: hidden by a keyword filter, or in a conversation marked read here.
     hidden: list[str] = field(default_factory=list)
     paused_count: int = 0  # notifications held back while paused, for the summary toast
+    # Toasts decided but not yet handed to the notifier (``Toast.to_json()``), saved with
+    # the cursor and seen ids that record them, so a crash in between does not lose them:
+    # the next start shows them. Dropped once the notifier has them.
+    pending: list[dict[str, Any]] = field(default_factory=list)
     last_poll: float | None = None
     # Web Push: public parts only; the private key and auth secret are in the keyring.
     push_path_token: str = ""
@@ -336,6 +343,9 @@ class AccountState:
         s.hidden = [str(x) for x in data.get("hidden", []) if isinstance(x, (str, int))]
         pc = data.get("paused_count", 0)
         s.paused_count = pc if isinstance(pc, int) else 0
+        pending = data.get("pending")
+        if isinstance(pending, list):
+            s.pending = [t for t in pending if isinstance(t, dict)]
         lp = data.get("last_poll")
         s.last_poll = float(lp) if isinstance(lp, (int, float)) else None
         for name in ("push_path_token", "push_public_key", "push_server_key", "push_endpoint"):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import time as dtime
+from typing import Any
 
 from tootbell.config import SEEN_LIMIT, AccountState, QuietHours, Settings
 from tootbell.mastodon.entities import Account, Notification, id_key, id_newer
@@ -34,6 +35,7 @@ _TOAST_MEMORY = 500  # toasts remembered for withdrawing once read
 _GROUP_LIMIT = 200  # coalescing groups kept at once
 _GROUP_ACTORS = 5  # sender accounts kept per group for titles and bodies
 _HELD_MEMORY = 5000  # held-back ids remembered for the end-of-pause summary
+_PENDING_LIMIT = 1000  # toasts awaiting the notifier kept in the state (a guard; normally few)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,59 @@ class Toast:
     @property
     def new_count(self) -> int:
         return sum(c for _, c in self.type_counts)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "account_key": self.account_key,
+            "title": self.title,
+            "body": self.body,
+            "icon_url": self.icon_url,
+            "open_url": self.open_url,
+            "notification_ids": list(self.notification_ids),
+            "kind": self.kind,
+            "dismissable": self.dismissable,
+            "urgency": self.urgency,
+            "type_counts": [[t, c] for t, c in self.type_counts],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Toast | None:
+        """A toast saved with :meth:`to_json`; None when the entry is not one."""
+        texts = [data.get(k) for k in ("key", "account_key", "title", "body", "kind")]
+        ids = data.get("notification_ids")
+        counts = data.get("type_counts", [])
+        urls = [data.get("icon_url"), data.get("open_url")]
+        urgency = data.get("urgency", 1)
+        if (
+            not all(isinstance(t, str) for t in texts)
+            or not all(u is None or isinstance(u, str) for u in urls)
+            or not isinstance(ids, list)
+            or not all(isinstance(i, str) for i in ids)
+            or not isinstance(counts, list)
+            or not all(
+                isinstance(c, list)
+                and len(c) == 2
+                and isinstance(c[0], str)
+                and isinstance(c[1], int)
+                for c in counts
+            )
+            or not isinstance(urgency, int)
+        ):
+            return None
+        return cls(
+            key=str(data["key"]),
+            account_key=str(data["account_key"]),
+            title=str(data["title"]),
+            body=str(data["body"]),
+            icon_url=urls[0],
+            open_url=urls[1],
+            notification_ids=tuple(ids),
+            kind=str(data["kind"]),
+            dismissable=bool(data.get("dismissable", False)),
+            urgency=urgency,
+            type_counts=tuple((str(c[0]), int(c[1])) for c in counts),
+        )
 
 
 # --------------------------------------------------------------------------- decisions
@@ -320,6 +375,7 @@ class Inbox:
         ]
         for k in keys:
             self.forget_toast(k)
+        self._drop_pending_read(lambda i: not id_newer(i, last_read_id))
         return keys
 
     def mark_ids_read(self, ids: Iterable[str], *, server_still_counts: bool = False) -> list[str]:
@@ -335,6 +391,7 @@ class Inbox:
         keys = [k for k, t in self._toast_ids.items() if t and set(t) <= gone]
         for k in keys:
             self.forget_toast(k)
+        self._drop_pending_read(lambda i: i in gone)
         return keys
 
     def drop_held(self, hidden: Callable[[str], bool]) -> list[str]:
@@ -352,6 +409,50 @@ class Inbox:
             for i in gone:
                 self._add_hidden(i)
         return gone
+
+    # -- toasts on their way to the notifier ----------------------------------------------
+
+    def keep_pending(self, toasts: Iterable[Toast], *, replacing: Iterable[str] = ()) -> bool:
+        """Record toasts decided but not yet handed to the notifier in the state, which the
+        caller saves together with the cursor and seen ids that mark them decided: a crash
+        in between then shows them at the next start instead of losing them. Pending toasts
+        with a key in ``replacing``, or the key of a new one, are dropped first (a newer
+        version replaces an older one). Returns whether the pending list changed."""
+        new = [t.to_json() for t in toasts]
+        gone = set(replacing) | {t["key"] for t in new}
+        kept = [t for t in self.state.pending if t.get("key") not in gone]
+        pending = [*kept, *new][-_PENDING_LIMIT:]
+        if pending == self.state.pending:
+            return False
+        self.state.pending = pending
+        return True
+
+    def handed_over(self, toasts: Iterable[Toast]) -> bool:
+        """The notifier has these toasts: no longer pending (a newer version of one, decided
+        meanwhile, stays). Returns whether the pending list changed."""
+        shown = [t.to_json() for t in toasts]
+        pending = [t for t in self.state.pending if t not in shown]
+        if len(pending) == len(self.state.pending):
+            return False
+        self.state.pending = pending
+        return True
+
+    def restore_pending(self, settings: Settings) -> list[Toast]:
+        """At start: the toasts a previous run decided but never handed over, to show now
+        (merged as one poll's toasts would be). They stay pending until handed over."""
+        toasts = [t for t in (Toast.from_json(d) for d in self.state.pending) if t is not None]
+        for t in toasts:
+            self._track(t)
+        restored = self.finish_batch(toasts, settings)
+        self.state.pending = [t.to_json() for t in restored]
+        return restored
+
+    def _drop_pending_read(self, read: Callable[[str], bool]) -> None:
+        self.state.pending = [
+            t
+            for t in self.state.pending
+            if not (t.get("notification_ids") and all(read(i) for i in t["notification_ids"]))
+        ]
 
     def forget_toast(self, key: str) -> None:
         """A toast is gone for good (read, or dismissed by the person): the next arrival in

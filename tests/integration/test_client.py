@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -314,6 +315,27 @@ def test_429_with_reset(server: DemoServer, client: MastodonClient) -> None:
     assert err.reset_at is not None
     assert before + timedelta(seconds=25) <= err.reset_at <= before + timedelta(seconds=35)
     assert "slow down" in err.message
+
+
+def test_nothing_is_sent_to_the_server_before_its_429_reset(
+    server: DemoServer, client: MastodonClient
+) -> None:
+    server.faults.queue(NOTIFS, "429", reset_in=0.5)
+    with pytest.raises(RateLimited) as first:
+        client.notifications()
+    asked = len(server.requests)
+    for call in (client.notifications, client.unread_count, client.notifications_marker):
+        with pytest.raises(RateLimited) as info:
+            call()
+        assert info.value.reset_at == first.value.reset_at
+        assert info.value.status is None  # decided here, not answered by the server
+    assert len(server.requests) == asked
+    reset_at = first.value.reset_at
+    assert reset_at is not None
+    wait = (reset_at - datetime.now(UTC)).total_seconds()
+    time.sleep(max(0.0, wait) + 0.05)  # the reset is a moment on the clock, nothing to wait on
+    assert client.notifications().items == []
+    assert len(server.requests) == asked + 1
 
 
 def test_401_is_auth_error(server: DemoServer, client: MastodonClient) -> None:

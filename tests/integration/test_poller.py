@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from tootbell.config import AccountState, Paths, Settings, StateStore
+from tootbell.config import AccountState, Paths, Settings, StateStore, StorageError
 from tootbell.delivery.poller import AccountPoller, Backoff, Health
 from tootbell.demo import DemoServer
 from tootbell.inbox import Inbox, Toast
@@ -220,4 +220,55 @@ def test_backlog_becomes_one_summary(server: DemoServer, home: Paths) -> None:
     out = poller.poll(replace(SETTINGS, away_threshold=8))
     assert len(out.toasts) == 1
     assert "300" in out.toasts[0].title
+    poller.client.close()
+
+
+def test_every_save_keeps_the_toasts_it_records_as_decided_pending(
+    server: DemoServer, home: Paths
+) -> None:
+    """A crash right after any save of a poll loses nothing: every notification the saved
+    cursor has passed has its toast in the saved pending list, until it is handed over."""
+    store = StateStore(home)
+    state = store.load(KEY)
+    client = MastodonClient(server.base_url, server.create_token("demo"))
+    saves: list[tuple[str | None, set[str]]] = []
+
+    def save() -> None:
+        store.save(KEY, state)
+        again = store.load(KEY)
+        pending = {i for t in again.pending for i in t["notification_ids"]}
+        saves.append((again.cursor, pending))
+
+    poller = AccountPoller(KEY, client, Inbox(KEY, state), state, save)
+    poller.poll(SETTINGS)
+    made = [str(server.add_notification("mention")["id"]) for _ in range(200)]
+    saves.clear()
+    out = poller.poll(SETTINGS)
+    assert len(saves) == 3  # one save per page: 80, 80, 40
+    for cursor, pending in saves:
+        assert cursor is not None
+        decided = {i for i in made if (len(i), i) <= (len(cursor), cursor)}
+        assert decided and decided <= pending
+    assert poller.inbox.handed_over(out.toasts)
+    assert state.pending == []
+    client.close()
+
+
+def test_a_failed_save_is_tried_again_at_the_next_poll(server: DemoServer, home: Paths) -> None:
+    poller, _ = make_poller(server, home)
+    poller.poll(SETTINGS)
+    made = server.add_notification("mention")
+    real_save = poller._save_state
+
+    def full() -> None:
+        raise StorageError(home.state_dir / "x.json", OSError(28, "No space left on device"))
+
+    poller._save_state = full
+    out = poller.poll(SETTINGS)
+    assert ids_of(out.toasts) == [made["id"]]
+    assert "the disk is full" in out.storage_error
+    poller._save_state = real_save
+    out = poller.poll(SETTINGS)  # nothing new arrives, yet the state reaches the disk
+    assert out.toasts == [] and out.storage_error == ""
+    assert StateStore(home).load(KEY).cursor == made["id"]
     poller.client.close()

@@ -731,3 +731,53 @@ def test_unread_survives_a_restart() -> None:
     inbox.accept([n(1), n(2)], BASE)
     again, _, _ = make(AccountState.from_json(json.loads(json.dumps(asdict(state)))))
     assert again.unread_count == 2
+
+
+# --------------------------------------------------------------------------- pending toasts
+
+
+def test_pending_toasts_survive_a_restart_until_handed_over() -> None:
+    """Decided toasts stay in the state (saved with the seen ids) until the notifier has
+    them; a restart before that shows them, once they are handed over never again."""
+    inbox, state, _ = make()
+    toasts = inbox.accept([n(1), n(2, "favourite", status_id="s9"), n(3)], BASE)
+    assert inbox.keep_pending(toasts)
+    assert not inbox.keep_pending(toasts)  # nothing new
+    assert inbox.handed_over(toasts[:1])
+    saved = json.loads(json.dumps(asdict(state)))  # through the state file and back
+
+    again, restored_state, _ = make(AccountState.from_json(saved))
+    restored = again.restore_pending(BASE)
+    assert restored == toasts[1:]
+    assert again.handed_over(restored)
+    assert restored_state.pending == []
+    assert make(AccountState.from_json(asdict(restored_state)))[0].restore_pending(BASE) == []
+
+
+def test_a_newer_version_of_a_pending_toast_replaces_it_and_stays_until_shown() -> None:
+    clock = Clock()
+    inbox, state, _ = make(clock=clock)
+    first = inbox.accept([n(1, "favourite", user="ana")], BASE)
+    inbox.keep_pending(first)
+    second = inbox.accept([n(2, "favourite", user="ben")], BASE)
+    assert second[0].key == first[0].key and second[0] != first[0]
+    inbox.keep_pending(second)
+    assert [p["notification_ids"] for p in state.pending] == [["1", "2"]]
+    assert not inbox.handed_over(first)  # the old version was shown: the new one is owed
+    assert inbox.handed_over(second)
+    assert state.pending == []
+
+
+def test_pending_toasts_read_elsewhere_are_not_shown_after_a_restart() -> None:
+    inbox, state, _ = make()
+    inbox.keep_pending(inbox.accept([n(5), n(6), n(9)], BASE))
+    inbox.mark_read_up_to("6")
+    assert [p["notification_ids"] for p in state.pending] == [["9"]]
+    inbox.mark_ids_read(["9"])
+    assert state.pending == []
+
+
+def test_unreadable_pending_entries_are_skipped() -> None:
+    [t] = make()[0].accept([n(4)], BASE)
+    state = AccountState.from_json({"pending": [t.to_json(), {"key": 3}, "junk", {}]})
+    assert make(state)[0].restore_pending(BASE) == [t]

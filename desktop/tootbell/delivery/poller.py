@@ -101,16 +101,22 @@ class AccountPoller:
         self.backoff = backoff or Backoff()
         self.health = Health.STARTING
         self._last_marker_check = 0.0
+        # The last save failed (disk full, directory not writable): the state in memory is
+        # ahead of the file, so the next poll saves again even if nothing new arrives.
+        self.unsaved = False
 
     # -- the one public step -------------------------------------------------------------
 
     def poll(self, settings: Settings) -> PollOutcome:
         out = PollOutcome(next_delay_s=float(settings.poll_interval_s))
+        if self.unsaved:
+            self._save(out)
         if self.health is Health.AUTH_FAILED:
             out.health = Health.AUTH_FAILED
             out.error = "Sign in again: the server no longer accepts Tootbell's access."
             return out
         toasts: list[Toast] = []
+        staged: list[str] = []  # keys this poll put in state.pending so far
         try:
             if self.capabilities is None:
                 self.capabilities = self.client.capabilities()
@@ -129,11 +135,13 @@ class AccountPoller:
                 out.new_count += len(page.items)
                 out.fresh.extend(n for n in page.items if not self.state.has_seen(n.id))
                 toasts.extend(self.inbox.accept(page.items, settings))
+                staged = self._stage(self.inbox.finish_batch(toasts, settings), staged)
                 if newest is not None and (
                     self.state.cursor is None or id_key(newest) > id_key(self.state.cursor)
                 ):
                     self.state.cursor = newest
                 self.state.last_poll = self._clock()
+                # One write records the page as decided and its toasts as still to be shown.
                 self._save(out)
                 if not page.items:
                     break
@@ -166,7 +174,15 @@ class AccountPoller:
             self.health = Health.OK
             self.backoff.reset()
         out.toasts = self.inbox.finish_batch(toasts, settings)
+        if self.inbox.keep_pending(out.toasts, replacing=staged):
+            self._save(out)  # the end-of-pause summary, or an away toast merged differently
         return out
+
+    def _stage(self, batch: list[Toast], staged: list[str]) -> list[str]:
+        """Put this poll's toasts so far in the state as pending, replacing what the poll
+        staged before (the whole poll merged: an away toast grows page by page)."""
+        self.inbox.keep_pending(batch, replacing=staged)
+        return [t.key for t in batch]
 
     def check_marker(self) -> list[str]:
         """Re-read the server's read marker now; returns toast keys that became read."""
@@ -200,12 +216,22 @@ class AccountPoller:
             return []
         return self.inbox.mark_read_up_to(marker.last_read_id)
 
-    def _save(self, out: PollOutcome) -> None:
+    def save(self) -> str:
+        """Write the state now. Returns words for the person when it could not be written
+        ("" when it was); a failed save is tried again at the next poll."""
         try:
             self._save_state()
         except StorageError as e:
-            out.storage_error = e.message
+            self.unsaved = True
             log.warning("%s", e.message)
+            return e.message
+        self.unsaved = False
+        return ""
+
+    def _save(self, out: PollOutcome) -> None:
+        error = self.save()
+        if error:
+            out.storage_error = error
 
     def _until(self, when: datetime | None) -> float | None:
         if when is None:

@@ -341,6 +341,9 @@ class MastodonClient:
         self._session = session if session is not None else requests.Session()
         self.timeout = timeout
         self.rate_limit = RateLimit(None, None, None)
+        # After a 429 that said when the server accepts more: no request to it before then,
+        # whoever asks (Check now, a clock jump, the marker sync, a push).
+        self._not_before: datetime | None = None
 
     def __repr__(self) -> str:
         return f"MastodonClient({self.base_url!r}, token={'set' if self._token else None})"
@@ -389,6 +392,9 @@ class MastodonClient:
     ) -> requests.Response:
         url = self._url(path_or_url)
         host = display_host(url)
+        own = _origin(url) == self._origin
+        if own:
+            self._respect_reset(host)
         headers = self._headers(url, auth)
         if accept:
             headers["Accept"] = accept
@@ -407,7 +413,7 @@ class MastodonClient:
             err = _transport_error(e, host, self._token)
             log.debug("%s %s failed: %s", method, _path_only(url), err.message)
             raise err from None
-        if _origin(url) == self._origin:
+        if own:
             rl = parse_rate_limit(resp.headers)
             if rl.remaining is not None or rl.reset_at is not None:
                 self.rate_limit = rl
@@ -417,8 +423,25 @@ class MastodonClient:
             finally:
                 resp.close()
             log.debug("%s %s -> %s", method, _path_only(url), resp.status_code)
+            if own and isinstance(err, RateLimited) and err.reset_at is not None:
+                self._not_before = err.reset_at
             raise err
         return resp
+
+    def _respect_reset(self, host: str) -> None:
+        """Raise :class:`RateLimited` without asking while the server's reset is ahead."""
+        reset = self._not_before
+        if reset is None:
+            return
+        if datetime.now(UTC) >= reset:
+            self._not_before = None
+            return
+        raise RateLimited(
+            f"{host} asks Tootbell to slow down (too many requests); it accepts more after "
+            f"{reset.astimezone().strftime('%H:%M:%S')}",
+            None,  # decided here: nothing was sent
+            reset,
+        )
 
     def _status_error(self, resp: requests.Response, host: str) -> ApiError:
         status = resp.status_code

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 CLOCK_JUMP_CHECK_MS = 15_000
 CLOCK_JUMP_S = 45.0
 KEYRING_RETRY_S = 30.0
+RESTORE_WAIT_S = 5.0  # at start, the first poll waits this long at most for toasts from before
 MARKER_SYNC_S = 180.0  # how often the read marker is re-read (other clients read too)
 PUSH_BROKEN_AFTER = 2  # catch-up polls in a row that found what push missed
 FILTERS_REFRESH_S = 900.0  # keyword filters re-read this often (other clients change them too)
@@ -48,6 +50,19 @@ class AccountStatus:
     @property
     def needs_attention(self) -> bool:
         return self.health in ("auth_failed", "keyring", "error", "push_error", "push_broken")
+
+
+@dataclass(frozen=True)
+class WorkerTiming:
+    """How long a worker waits for what. The defaults are the product's; tests shrink them
+    (faults that would take minutes at real speed) through ``TootbellApp(worker_timing=…)``."""
+
+    client_timeout: tuple[float, float] = (5.0, 20.0)  # (connect, read) seconds per request
+    backoff_base_s: float = 15.0  # first retry after a transient error, then doubling …
+    backoff_cap_s: float = 900.0  # … up to this
+    clock_jump_check_ms: int = CLOCK_JUMP_CHECK_MS
+    # Compared with time.monotonic() to notice a sleep or a clock change.
+    wall_clock: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,7 @@ class AccountWorker(QObject):
     _checkMarker = Signal()
     _filtersChanged = Signal()
     _gone = Signal(object)  # list[str] | None: dismissed ids, or None when all were cleared
+    _handedOver = Signal(list)  # list[Toast] the notifier has now
     actionFailed = Signal(str)  # words for the person: a mark-read or similar failed
 
     def __init__(
@@ -89,8 +105,10 @@ class AccountWorker(QObject):
         secrets: SecretStore,
         *,
         multi_account: bool = False,
+        timing: WorkerTiming | None = None,
     ) -> None:
         super().__init__()
+        self._timing = timing or WorkerTiming()
         self._multi_account = multi_account
         self.account = account
         self._settings_value = settings
@@ -100,7 +118,7 @@ class AccountWorker(QObject):
         self._poller: AccountPoller | None = None
         self._timer: QTimer | None = None
         self._jump_timer: QTimer | None = None
-        self._wall = time.time()
+        self._wall = self._timing.wall_clock()
         self._mono = time.monotonic()
         self._stopping = threading.Event()
         self._unread = 0
@@ -118,7 +136,10 @@ class AccountWorker(QObject):
         self._checkMarker.connect(self._on_check_marker)
         self._filtersChanged.connect(self._on_filters_changed)
         self._gone.connect(self._on_gone)
+        self._handedOver.connect(self._on_handed_over)
         self._marker_timer: QTimer | None = None
+        self._save_timer: QTimer | None = None  # one save for a run of hand-overs
+        self._restoring_until: float | None = None  # toasts from before are being shown
         self._token = ""
         self._push_ready = False  # subscription verified and route handed to the listener
         self._push_error = ""
@@ -156,6 +177,10 @@ class AccountWorker(QObject):
         """The person changed the keyword filters (any thread): use them at once."""
         self._filtersChanged.emit()
 
+    def toasts_handed_over(self, toasts: list[Toast]) -> None:
+        """The GUI thread gave these toasts (from toastsReady) to the notifier."""
+        self._handedOver.emit(list(toasts))
+
     def push_received(self, payload: PushPayload) -> None:
         self._push.emit(payload)
 
@@ -174,20 +199,23 @@ class AccountWorker(QObject):
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._poll)
         self._jump_timer = QTimer(self)
-        self._jump_timer.setInterval(CLOCK_JUMP_CHECK_MS)
+        self._jump_timer.setInterval(self._timing.clock_jump_check_ms)
         self._jump_timer.timeout.connect(self._detect_clock_jump)
         self._jump_timer.start()
         self._marker_timer = QTimer(self)
         self._marker_timer.setInterval(int(MARKER_SYNC_S * 1000))
         self._marker_timer.timeout.connect(self._on_check_marker)
         self._marker_timer.start()
+        self._save_timer = QTimer(self)
+        self._save_timer.setSingleShot(True)
+        self._save_timer.timeout.connect(self._save_handed_over)
         self._emit_status("starting", "Connecting…")
         self._timer.start(0)
 
     def _ensure_poller(self) -> AccountPoller | None:
         if self._poller is not None:
             return self._poller
-        from tootbell.delivery.poller import AccountPoller
+        from tootbell.delivery.poller import AccountPoller, Backoff
         from tootbell.inbox import Inbox
         from tootbell.mastodon.client import MastodonClient
         from tootbell.secrets import SecretStoreError
@@ -206,7 +234,8 @@ class AccountWorker(QObject):
         register_secret(token)
         self._token = token
         state = self._store.load(self.account.key)
-        client = MastodonClient(self.account.base_url, token)
+        timing = self._timing
+        client = MastodonClient(self.account.base_url, token, timeout=timing.client_timeout)
         inbox = Inbox(self.account.key, state, multi_account=self._multi_account)
         self._poller = AccountPoller(
             self.account.key,
@@ -214,7 +243,17 @@ class AccountWorker(QObject):
             inbox,
             state,
             lambda: self._store.save(self.account.key, state),
+            backoff=Backoff(base_s=timing.backoff_base_s, cap_s=timing.backoff_cap_s),
         )
+        pending = inbox.restore_pending(self._settings_value)
+        if pending:
+            # Decided before the last run ended, never handed to the notifier: show them now,
+            # and poll once they are handed over (and that is saved), so that a crash during
+            # the poll does not show them yet again.
+            log.info("%s: %d toasts still to show from before", self.account.key, len(pending))
+            self._restoring_until = time.monotonic() + RESTORE_WAIT_S
+            self.toastsReady.emit([self._with_icon(t) for t in pending])
+            self._schedule(RESTORE_WAIT_S)
         return self._poller
 
     @Slot()
@@ -224,6 +263,12 @@ class AccountWorker(QObject):
         poller = self._ensure_poller()
         if poller is None:
             return
+        if self._restoring_until is not None:
+            left = self._restoring_until - time.monotonic()
+            if left > 0:
+                self._schedule(left)  # unless their hand-over starts the poll before
+                return
+            self._restoring_until = None
         settings = self._settings_value
         if self.account.delivery == "push":
             # Every catch-up check verifies the subscription (GET) and re-creates it when the
@@ -367,10 +412,7 @@ class AccountWorker(QObject):
             return None
 
     def _save_state(self, poller: AccountPoller) -> None:
-        try:
-            self._store.save(self.account.key, poller.state)
-        except OSError as e:
-            log.warning("%s", getattr(e, "message", e))
+        poller.save()  # a failure is logged, and retried at the next poll
 
     # -- Web Push ------------------------------------------------------------------------
 
@@ -509,10 +551,8 @@ class AccountWorker(QObject):
                     toasts = [t]
         else:
             toasts = poller.inbox.finish_batch(poller.inbox.accept([n], settings), settings)
-        try:
-            self._store.save(self.account.key, state)
-        except OSError as e:
-            log.warning("%s", getattr(e, "message", e))
+        poller.inbox.keep_pending(toasts)
+        self._save_state(poller)
         count = self._read_server_count(poller)
         if count is not None:
             self._server_count = count
@@ -545,6 +585,8 @@ class AccountWorker(QObject):
         elif self._poller is not None and old.pause_until != settings.pause_until:
             toasts = self._poller.inbox.tick(settings)
             if toasts:
+                self._poller.inbox.keep_pending(toasts)
+                self._save_state(self._poller)
                 self.toastsReady.emit([self._with_icon(t) for t in toasts])
 
     @Slot(bool)
@@ -574,9 +616,30 @@ class AccountWorker(QObject):
         self._save_state(poller)
         self._after_read([*keys, toast_key], None)
 
+    @Slot(list)
+    def _on_handed_over(self, toasts: list[Toast]) -> None:
+        poller = self._poller
+        if poller is None or not poller.inbox.handed_over(toasts):
+            return
+        if self._save_timer is None:
+            self._save_handed_over()
+        elif not self._save_timer.isActive():
+            # Posted events run before timers: every hand-over queued by now, one save.
+            self._save_timer.start(0)
+
+    @Slot()
+    def _save_handed_over(self) -> None:
+        poller = self._poller
+        if poller is None:
+            return
+        self._save_state(poller)
+        if self._restoring_until is not None and not poller.state.pending:
+            self._restoring_until = None
+            self._schedule(0)
+
     @Slot()
     def _detect_clock_jump(self) -> None:
-        wall, mono = time.time(), time.monotonic()
+        wall, mono = self._timing.wall_clock(), time.monotonic()
         drift = (wall - self._wall) - (mono - self._mono)
         self._wall, self._mono = wall, mono
         if abs(drift) > CLOCK_JUMP_S:
@@ -587,10 +650,13 @@ class AccountWorker(QObject):
 
     @Slot()
     def _on_stop(self) -> None:
-        for t in (self._timer, self._jump_timer, self._marker_timer):
+        handed_over = self._save_timer is not None and self._save_timer.isActive()
+        for t in (self._timer, self._jump_timer, self._marker_timer, self._save_timer):
             if t is not None:
                 t.stop()
         if self._poller is not None:
+            if self._poller.unsaved or handed_over:
+                self._poller.save()  # hand-overs not saved yet, or the disk has room again
             self._poller.client.close()
         self.finished.emit()
         thread = self.thread()

@@ -25,6 +25,7 @@ from tootbell.config import (
     Config,
     Paths,
     Settings,
+    StateStore,
     StorageError,
     default_paths,
     load_config,
@@ -187,6 +188,8 @@ class TootbellApp(QObject):
         QTimer.singleShot(0, self._start_services)
 
     def _start_services(self) -> None:
+        # Temporary state files a crash cut off mid-write: tidied off the GUI thread.
+        threading.Thread(target=StateStore(self.paths).tidy, name="tidy-state", daemon=True).start()
         if self._notifier is None:
             from tootbell.ui.toasts import make_notifier
 

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -381,3 +382,20 @@ class StateStore:
     def delete(self, key: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._file(key).unlink()
+
+    def tidy(self, older_than_s: float = 60.0, now: float | None = None) -> int:
+        """Remove temporary files that a write cut off by a crash left behind. Only old ones:
+        a younger one may belong to a write under way (``tootbell check`` runs alongside).
+        Returns how many went."""
+        moment = time.time() if now is None else now
+        removed = 0
+        try:
+            leftovers = list(self._dir.glob(".*.json.*.tmp"))
+        except OSError:
+            return 0
+        for tmp in leftovers:
+            with contextlib.suppress(OSError):
+                if moment - tmp.stat().st_mtime >= older_than_s:
+                    tmp.unlink()
+                    removed += 1
+        return removed

@@ -322,3 +322,39 @@ def test_when_the_fetch_fails_the_payload_is_shown_once(
     app.check_now()  # the catch-up poll brings the same notification: not shown again
     qtbot.wait(800)
     assert notifier.ids().count(n["id"]) == 1
+
+
+def test_a_burst_of_pushed_favourites_the_server_will_not_serve_becomes_one_toast(
+    qtbot: QtBot,
+    server: DemoServer,
+    push_setup: tuple[TootbellApp, RecordingNotifier, AccountConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fetches refused (the rate limit a burst used up): no toast per pushed favourite; the
+    check that comes soon after brings them as one coalesced toast."""
+    from tootbell.ui import workers
+
+    monkeypatch.setattr(workers, "PUSH_CATCHUP_SOON_S", 1.0, raising=False)
+    app, notifier, acc = push_setup
+    wait_push_ready(qtbot, app, acc.key)
+    first = server.add_notification("favourite", from_user="ana", status_text="My cat photo")
+    qtbot.waitUntil(lambda: first["id"] in notifier.ids(), timeout=5000)
+    server.faults.queue("/api/v1/notifications/", "500", count=40)  # every fetch by id fails
+    burst = [
+        server.add_notification("favourite", from_user=f"fan{i}", status_id=first["status"]["id"])
+        for i in range(12)
+    ]
+    # Every pushed favourite was fetched, and refused, before the server recovers.
+    qtbot.waitUntil(
+        lambda: all(server.requests_to(f"/api/v1/notifications/{b['id']}") for b in burst),
+        timeout=10_000,
+    )
+    qtbot.wait(300)
+    assert len({t.key for t, _ in notifier.shown}) == 1  # no toast per push meanwhile
+    server.faults.clear()
+    qtbot.waitUntil(lambda: all(b["id"] in notifier.ids() for b in burst), timeout=10_000)
+    keys = {t.key for t, _ in notifier.shown}
+    assert len(keys) == 1  # the first toast, updated in place by the check: no toast per push
+    last = notifier.shown[-1][0]
+    assert "favourited your post" in last.title
+    assert "and 12 others" in last.title, last.title

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
+from typing import NamedTuple
 
 from tootbell.config import AccountState, Settings, StorageError
 from tootbell.inbox import Inbox, Toast
@@ -22,7 +23,7 @@ from tootbell.mastodon.client import (
     NetworkError,
     RateLimited,
 )
-from tootbell.mastodon.entities import Capabilities, Notification, id_key
+from tootbell.mastodon.entities import Capabilities, id_key
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,15 @@ class Backoff:
         self.failures = 0
 
 
+class Fresh(NamedTuple):
+    """What is kept of a notification this poll saw first (a long catch-up keeps thousands:
+    not the whole entity)."""
+
+    id: str
+    type: str
+    filtered: bool
+
+
 @dataclass
 class PollOutcome:
     toasts: list[Toast] = field(default_factory=list)
@@ -71,7 +81,7 @@ class PollOutcome:
     error: str = ""  # words for the person when health is not OK
     next_delay_s: float = 60.0
     storage_error: str = ""
-    fresh: list[Notification] = field(default_factory=list)  # not seen before this poll
+    fresh: list[Fresh] = field(default_factory=list)  # not seen before this poll
     read_keys: list[str] = field(default_factory=list)  # toasts read elsewhere: withdraw them
     server_unread: int | None = None  # the server's own unread count, where it has one
 
@@ -133,9 +143,17 @@ class AccountPoller:
                 if not page.items and newest is None:
                     break
                 out.new_count += len(page.items)
-                out.fresh.extend(n for n in page.items if not self.state.has_seen(n.id))
+                out.fresh.extend(
+                    Fresh(n.id, n.type, n.filtered)
+                    for n in page.items
+                    if not self.state.has_seen(n.id)
+                )
                 toasts.extend(self.inbox.accept(page.items, settings))
-                staged = self._stage(self.inbox.finish_batch(toasts, settings), staged)
+                merged = self.inbox.finish_batch(toasts, settings)
+                if len(merged) == 1 and merged[0].kind == "away":
+                    # One away toast counts everything so far: keep it, not every toast.
+                    toasts = merged
+                staged = self._stage(merged, staged)
                 if newest is not None and (
                     self.state.cursor is None or id_key(newest) > id_key(self.state.cursor)
                 ):

@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from tootbell.config import AccountConfig, Paths, Settings, StateStore
-from tootbell.inbox import Toast
+from tootbell.inbox import COALESCING_TYPES, Toast
 
 if TYPE_CHECKING:
-    from tootbell.delivery.poller import AccountPoller
+    from tootbell.delivery.poller import AccountPoller, Fresh
     from tootbell.delivery.push import KeywordFilters
-    from tootbell.mastodon.entities import Notification
     from tootbell.mastodon.webpush import PushPayload
     from tootbell.secrets import SecretStore
 
@@ -33,6 +32,11 @@ KEYRING_RETRY_S = 30.0
 RESTORE_WAIT_S = 5.0  # at start, the first poll waits this long at most for toasts from before
 MARKER_SYNC_S = 180.0  # how often the read marker is re-read (other clients read too)
 PUSH_BROKEN_AFTER = 2  # catch-up polls in a row that found what push missed
+# After a push the server's unread count is read once things settle, not once per push.
+COUNT_DEBOUNCE_MS = 2000
+# A pushed favourite, boost or follow whose fetch failed waits for a check this soon (or the
+# rate limit's reset) instead of a toast of its own: the check coalesces a burst into one.
+PUSH_CATCHUP_SOON_S = 10.0
 FILTERS_REFRESH_S = 900.0  # keyword filters re-read this often (other clients change them too)
 
 
@@ -138,6 +142,7 @@ class AccountWorker(QObject):
         self._gone.connect(self._on_gone)
         self._handedOver.connect(self._on_handed_over)
         self._marker_timer: QTimer | None = None
+        self._count_timer: QTimer | None = None
         self._save_timer: QTimer | None = None  # one save for a run of hand-overs
         self._restoring_until: float | None = None  # toasts from before are being shown
         self._token = ""
@@ -206,6 +211,10 @@ class AccountWorker(QObject):
         self._marker_timer.setInterval(int(MARKER_SYNC_S * 1000))
         self._marker_timer.timeout.connect(self._on_check_marker)
         self._marker_timer.start()
+        self._count_timer = QTimer(self)
+        self._count_timer.setSingleShot(True)
+        self._count_timer.setInterval(COUNT_DEBOUNCE_MS)
+        self._count_timer.timeout.connect(self._on_count_due)
         self._save_timer = QTimer(self)
         self._save_timer.setSingleShot(True)
         self._save_timer.timeout.connect(self._save_handed_over)
@@ -509,7 +518,7 @@ class AccountWorker(QObject):
         self._save_state(poller)
         self._unread = poller.inbox.badge(self._server_count)  # the hidden ones no longer count
 
-    def _note_push_misses(self, fresh: list[Notification]) -> None:
+    def _note_push_misses(self, fresh: list[Fresh]) -> None:
         """Count catch-up polls that found notifications push should have brought."""
         if not self._push_ready:
             return
@@ -542,7 +551,11 @@ class AccountWorker(QObject):
         except ApiError as e:
             log.info("%s: pushed notification not fetched (%s)", self.account.key, e.message)
             toasts = []
-            if not state.has_seen(nid):
+            if payload.notification_type in COALESCING_TYPES:
+                # One of a burst, likely (the burst is what used up the rate limit): the next
+                # check brings them all as one toast instead of one toast each.
+                self._check_soon(e)
+            elif not state.has_seen(nid):
                 t = fallback_toast(
                     self.account.key, payload, self._filters or KeywordFilters(), settings
                 )
@@ -553,13 +566,39 @@ class AccountWorker(QObject):
             toasts = poller.inbox.finish_batch(poller.inbox.accept([n], settings), settings)
         poller.inbox.keep_pending(toasts)
         self._save_state(poller)
-        count = self._read_server_count(poller)
-        if count is not None:
-            self._server_count = count
+        caps = poller.capabilities
+        if caps is not None and caps.has_unread_count and self._count_timer is not None:
+            self._count_timer.start()  # one count for a run of pushes
         self._unread = poller.inbox.badge(self._server_count)
         if toasts:
             self.toastsReady.emit([self._with_icon(t) for t in toasts])
         self._emit_status("ok", "Up to date · push")
+
+    @Slot()
+    def _on_count_due(self) -> None:
+        poller = self._poller
+        if poller is None or self._stopping.is_set():
+            return
+        count = self._read_server_count(poller)
+        if count is not None:
+            self._server_count = count
+            self._unread = poller.inbox.badge(count)
+            self._emit_status(*self._status)
+
+    def _check_soon(self, error: Exception) -> None:
+        """Bring the next check forward to PUSH_CATCHUP_SOON_S from now, or to the rate
+        limit's reset when the server named one; never later than it was due."""
+        from tootbell.mastodon.client import RateLimited
+
+        delay = PUSH_CATCHUP_SOON_S
+        if isinstance(error, RateLimited) and error.reset_at is not None:
+            delay = max(delay, error.reset_at.timestamp() - time.time() + 1.0)
+        timer = self._timer
+        if timer is None or self._stopping.is_set():
+            return
+        remaining = timer.remainingTime() / 1000 if timer.isActive() else float("inf")
+        if delay < remaining:
+            timer.start(int(delay * 1000))
 
     def _schedule(self, seconds: float) -> None:
         if self._timer is not None and not self._stopping.is_set():
@@ -651,7 +690,13 @@ class AccountWorker(QObject):
     @Slot()
     def _on_stop(self) -> None:
         handed_over = self._save_timer is not None and self._save_timer.isActive()
-        for t in (self._timer, self._jump_timer, self._marker_timer, self._save_timer):
+        for t in (
+            self._timer,
+            self._jump_timer,
+            self._marker_timer,
+            self._save_timer,
+            self._count_timer,
+        ):
             if t is not None:
                 t.stop()
         if self._poller is not None:

@@ -16,17 +16,42 @@ class Row:
     floor: str = "—"
     ratio: str = "—"
     notes: str = ""
+    target: str = "—"
+    verdict: str = "—"  # "met", "**missed**", or "—" without a target
 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """Sizes of one run; the defaults keep ``make bench`` within a few minutes on 2 cores."""
+    """Sizes of one run; the defaults are issue 6's and keep ``make bench`` under 15 minutes
+    on 2 cores (the idle window is most of it). :data:`QUICK` shortens every window."""
 
     pushes: int = 300  # measured pushes per arm (Tootbell, floor)
     warmup: int = 10  # pushes per arm before measuring, thrown away
     gap_s: float = 0.01  # pause after each message and dunst's close-all, every arm
     flood_s: float = 5.0  # length of the junk flood
     flood_threads: int = 4  # junk client threads (in one separate process)
+    start_runs: int = 5  # measured start-ups per app (after one warm-up each)
+    history: int = 200  # notifications the account already has, all read
+    poll_interval_s: int = 60  # Tootbell's poll interval in the idle and push benchmarks
+    fast_poll_s: int = 15  # the shortest the settings allow: backlog and burst (poll arm)
+    settle_s: float = 60.0  # start → memory reading
+    idle_s: float = 600.0  # the idle window (CPU, network)
+    backlog: int = 10_000  # notifications waiting after a week away
+    burst: int = 500  # favourites in one burst
+    burst_s: float = 10.0  # over this many seconds
+
+
+# ``run.py --quick``: about 2½ minutes in all; the figures are indicative only.
+QUICK = BenchConfig(
+    pushes=50,
+    flood_s=2.0,
+    start_runs=3,
+    settle_s=20.0,
+    idle_s=40.0,
+    backlog=2_000,
+    burst=100,
+    burst_s=5.0,
+)
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -4,11 +4,10 @@ changes through the running app, so toasts, badge and inbox are seen to follow."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from app_setup import demo_account
 from dialog_keys import (
     CTRL,
     Script,
@@ -31,7 +30,7 @@ from pytestqt.qtbot import QtBot
 from recording_notifier import RecordingNotifier
 
 from tootbell.app import TootbellApp
-from tootbell.config import AccountConfig, Paths, Settings, load_config, save_config
+from tootbell.config import AccountConfig, Paths
 from tootbell.demo import DemoServer
 from tootbell.secrets import SecretStore
 from tootbell.services import FilterService
@@ -41,22 +40,6 @@ from tootbell.ui.dialogs.notifications import NotificationsDialog
 
 # The offscreen platform says this whenever a window is shown; it is not a problem.
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
-
-QUIET = Settings(poll_interval_s=3600, away_threshold=50)
-
-
-def account(server: DemoServer, secrets: SecretStore) -> AccountConfig:
-    acc = AccountConfig(key=f"demo@{server.base_url.split('//', 1)[1]}", base_url=server.base_url)
-    secrets.set_token(acc.key, server.create_token("demo"))
-    return acc
-
-
-@pytest.fixture(autouse=True)
-def no_stray_modals() -> Iterator[None]:
-    yield
-    box = QApplication.activeModalWidget()
-    if box is not None:
-        box.close()
 
 
 def open_filters(qtbot: QtBot, service: FilterService) -> FiltersDialog:
@@ -88,7 +71,7 @@ def test_create_preview_edit_and_delete_a_filter_on_the_server(
     server.add_notification("mention", status_text="No spoilers please, the finale was wild")
     server.add_notification("mention", from_user="ben", status_text="Lunch on Friday?")
     server.add_notification("favourite", from_user="cy", status_text="Season finales ranked")
-    service = FilterService(account(server, secrets), secrets, home)
+    service = FilterService(demo_account(server, secrets), secrets, home)
     dlg = open_filters(qtbot, service)
     try:
         assert titles(dlg) == []
@@ -176,7 +159,7 @@ def test_an_older_server_gets_one_keyword_filters(
     qtbot: QtBot, home: Paths, secrets: SecretStore
 ) -> None:
     with DemoServer(version="3.5.3") as server:
-        service = FilterService(account(server, secrets), secrets, home)
+        service = FilterService(demo_account(server, secrets), secrets, home)
         dlg = open_filters(qtbot, service)
         try:
             assert dlg.notice.isVisible()
@@ -197,22 +180,6 @@ def test_an_older_server_gets_one_keyword_filters(
 
 
 # --------------------------------------------------------------------------- through the app
-
-
-@pytest.fixture
-def running(
-    qapp: QApplication, qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore
-) -> Iterator[tuple[TootbellApp, RecordingNotifier, AccountConfig]]:
-    acc = account(server, secrets)
-    save_config(home, replace(load_config(home), settings=QUIET, accounts=(acc,)))
-    notifier = RecordingNotifier()
-    app = TootbellApp(qapp, paths=home, secrets=secrets, notifier=notifier, use_tray=False)
-    app.start()
-    qtbot.waitUntil(
-        lambda: acc.key in app.statuses and app.statuses[acc.key].health == "ok", timeout=10_000
-    )
-    yield app, notifier, acc
-    app.shutdown()
 
 
 def _dialog(kind: type) -> object | None:

@@ -261,14 +261,6 @@ def harness(qtbot: QtBot) -> Iterator[Harness]:
     h.close()
 
 
-@pytest.fixture(autouse=True)
-def no_stray_modals() -> Iterator[None]:
-    yield
-    box = QApplication.activeModalWidget()
-    if box is not None:
-        box.close()
-
-
 def is_red(widget: QWidget) -> bool:
     colour = widget.palette().color(QPalette.ColorRole.WindowText)
     return colour.red() > 150 and colour.green() < 130

@@ -207,14 +207,6 @@ def dlg(qtbot: QtBot, service: FakeService) -> NotificationsDialog:
     return open_dialog(qtbot, service)
 
 
-@pytest.fixture(autouse=True)
-def no_stray_modals() -> Iterator[None]:
-    yield
-    box = QApplication.activeModalWidget()
-    if box is not None:
-        box.close()
-
-
 def titles(lst: QListWidget) -> list[str]:
     return [str(lst.item(r).data(Qt.ItemDataRole.UserRole + 1)) for r in range(lst.count())]
 

@@ -2,37 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
-
-import pytest
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 from recording_notifier import RecordingNotifier
 
 from tootbell.app import TootbellApp
-from tootbell.config import AccountConfig, Paths, Settings, load_config, save_config
+from tootbell.config import AccountConfig
 from tootbell.demo import DemoServer
-from tootbell.secrets import SecretStore
-
-FAST = Settings(poll_interval_s=3600, away_threshold=50)
-
-
-@pytest.fixture
-def running(
-    qapp: QApplication, qtbot: QtBot, server: DemoServer, home: Paths, secrets: SecretStore
-) -> Iterator[tuple[TootbellApp, RecordingNotifier, AccountConfig]]:
-    acc = AccountConfig(key=f"demo@{server.base_url.split('//', 1)[1]}", base_url=server.base_url)
-    secrets.set_token(acc.key, server.create_token("demo"))
-    save_config(home, replace(load_config(home), settings=FAST, accounts=(acc,)))
-    notifier = RecordingNotifier()
-    app = TootbellApp(qapp, paths=home, secrets=secrets, notifier=notifier, use_tray=False)
-    app.start()
-    qtbot.waitUntil(
-        lambda: acc.key in app.statuses and app.statuses[acc.key].health == "ok", timeout=10_000
-    )
-    yield app, notifier, acc
-    app.shutdown()
 
 
 def test_reading_elsewhere_withdraws_toasts_and_drops_the_badge(

@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import pytest
 import shiboken6
+from dialog_keys import answer_box_with_alt
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtTest import QTest
@@ -147,14 +148,6 @@ def private_autostart(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None
     """Dialogs opened without an autostart object read a private autostart folder."""
     monkeypatch.setenv("XDG_CONFIG_HOME", f"{tmp_path}/xdg-config")
     monkeypatch.delenv("FLATPAK_ID", raising=False)
-
-
-@pytest.fixture(autouse=True)
-def no_stray_modals() -> Iterator[None]:
-    yield
-    box = QApplication.activeModalWidget()
-    if box is not None:
-        box.close()
 
 
 # --------------------------------------------------------------------------- the interval
@@ -298,25 +291,6 @@ def test_remove_can_be_called_off(qtbot: QtBot, dlg: SettingsDialog) -> None:
     qtbot.mouseClick(dlg.remove_button, Qt.MouseButton.LeftButton)
     assert dlg.account_list.topLevelItemCount() == 2
     assert press_ok(qtbot, dlg).remove_accounts == ()
-
-
-def answer_box_with_alt(key: Qt.Key) -> Callable[[], None]:
-    tries = iter(range(300))
-
-    def answer() -> None:
-        box = QApplication.activeModalWidget()
-        if next(tries, None) is None:
-            if box is not None:
-                box.close()  # give up rather than hang; the test's asserts then fail
-            return
-        if not isinstance(box, QMessageBox) or not box.isActiveWindow():
-            if box is not None:
-                box.activateWindow()
-            QTimer.singleShot(10, answer)
-            return
-        QTest.keyClick(box, key, ALT)
-
-    return answer
 
 
 def test_remove_by_keyboard(qtbot: QtBot, dlg: SettingsDialog) -> None:

@@ -31,7 +31,7 @@ from tootbell.config import (
     load_config,
     save_config,
 )
-from tootbell.inbox import quiet_hours_active
+from tootbell.inbox import Toast, quiet_hours_active
 from tootbell.ui.tray import FallbackWindow, Tray, TrayIntents, TrayModel
 from tootbell.ui.workers import (
     AccountStatus,
@@ -498,11 +498,8 @@ class TootbellApp(QObject):
             on_dismissed=lambda ids: self._notifications_gone(acc.key, ids),
             on_cleared=lambda: self._notifications_gone(acc.key, None),
             on_marked_all_read=lambda: self._read_elsewhere(acc.key),
-            on_conversation_read=lambda _cid: self._read_elsewhere(acc.key),
+            on_conversation_post_read=lambda sid: self._post_read(acc.key, sid),
         )
-        handle = self.workers.get(acc.key)
-        if handle is not None:
-            handle.worker.check_marker()
 
     def _notifications_gone(self, account_key: str, ids: list[str] | None) -> None:
         """Dismissed (``ids``) or all cleared (None) in the window: withdraw their toasts and
@@ -513,10 +510,16 @@ class TootbellApp(QObject):
             handle.worker.notifications_gone(ids)
 
     def _read_elsewhere(self, account_key: str) -> None:
-        """The window moved the read marker or read a conversation: catch up with it now."""
+        """The window moved the read marker: catch up with it now."""
         handle = self.workers.get(account_key)
         if handle is not None:
             handle.worker.check_marker()
+
+    def _post_read(self, account_key: str, status_id: str) -> None:
+        """The window marked a conversation read: its direct-message toasts go."""
+        handle = self.workers.get(account_key)
+        if handle is not None:
+            handle.worker.post_read(status_id)
 
     def _withdraw_ids(self, account_key: str, ids: list[str] | None) -> None:
         """Dismissed or cleared elsewhere in Tootbell: withdraw their toasts."""
@@ -564,9 +567,14 @@ class TootbellApp(QObject):
             self.shown[t.key] = _Shown(t.account_key, t.open_url, t.notification_ids)
             self._notifier.show(t, item.icon_path)
             log.info("toast shown: account=%s ids=%s", t.account_key, ",".join(t.notification_ids))
-            handle = self.workers.get(t.account_key)
-            if handle is not None:  # until it hears this, a crash would show it again
-                handle.worker.toasts_handed_over([t])
+        # Until its worker hears this, a crash would show these again.
+        by_account: dict[str, list[Toast]] = {}
+        for item in items:
+            by_account.setdefault(item.toast.account_key, []).append(item.toast)
+        for key, toasts in by_account.items():
+            handle = self.workers.get(key)
+            if handle is not None:
+                handle.worker.toasts_handed_over(toasts)
         self.refresh_ui()
 
     @Slot(str, str)

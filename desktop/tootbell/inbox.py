@@ -257,6 +257,7 @@ class Inbox:
         self._toast_ids: dict[str, tuple[str, ...]] = {}
         self._held: dict[str, str] = {}  # held-back id -> count key
         self._held_text: dict[str, str] = {}  # held-back id -> what a keyword filter matches
+        self._direct_posts: dict[str, str] = {}  # unread direct message id -> its post's id
         self._held_reasons: set[str] = set()
 
     # -- public API --------------------------------------------------------------------
@@ -309,6 +310,8 @@ class Inbox:
             if not id_newer(n.id, self.state.marker):
                 continue  # already read elsewhere: no toast, not unread
             self._add_unread(n.id)
+            if n.is_direct and n.status is not None:
+                self._direct_posts[n.id] = n.status.id
             if not settings.type_enabled(n.type):
                 continue  # switched off: unread on the server, but no toast
             if reason is not None:
@@ -393,6 +396,13 @@ class Inbox:
             self.forget_toast(k)
         self._drop_pending_read(lambda i: i in gone)
         return keys
+
+    def mark_post_read(self, status_id: str) -> list[str]:
+        """A conversation whose newest post is ``status_id`` was marked read elsewhere in
+        Tootbell: its unread direct messages of that post are read (the server still counts
+        them). Returns the keys of toasts now fully read."""
+        ids = [i for i, post in self._direct_posts.items() if post == status_id]
+        return self.mark_ids_read(ids, server_still_counts=True) if ids else []
 
     def drop_held(self, hidden: Callable[[str], bool]) -> list[str]:
         """The keyword filters changed while toasts are held back (pause, quiet hours): forget
@@ -494,6 +504,8 @@ class Inbox:
         marker = self.state.marker
         ids = sorted({i for i in self.state.unread if id_newer(i, marker)}, key=id_key)
         self.state.unread = ids[-UNREAD_LIMIT:]
+        unread = set(self.state.unread)
+        self._direct_posts = {i: p for i, p in self._direct_posts.items() if i in unread}
 
     def _hold(self, n: Notification, reason: str) -> None:
         self.state.paused_count += 1

@@ -244,6 +244,25 @@ def test_the_badge_leaves_out_what_the_server_counts_but_tootbell_hides() -> Non
     assert json.loads(json.dumps(asdict(state)))["hidden"] == []
 
 
+def test_a_conversation_read_here_reads_its_direct_messages() -> None:
+    inbox, _state, _ = make()
+    toasts = inbox.accept(
+        [
+            n(1, visibility="direct", status_id="p1"),
+            n(2, visibility="direct", status_id="p2"),
+            n(3, status_id="p1"),  # a public mention of the same post: not a direct message
+        ],
+        BASE,
+    )
+    assert inbox.unread_count == 3
+    key_of = {t.notification_ids[0]: t.key for t in toasts}
+    assert inbox.mark_post_read("p1") == [key_of["1"]]
+    assert inbox.unread_count == 2
+    assert inbox.badge(3) == 2  # the server still counts it: the marker did not move
+    assert inbox.mark_post_read("p1") == []  # once
+    assert inbox.mark_post_read("unknown") == []
+
+
 def test_hidden_ids_survive_a_restart() -> None:
     inbox, state, _ = make()
     inbox.accept([n(5, filters=[filt("hide")])], BASE)

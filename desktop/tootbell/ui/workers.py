@@ -98,6 +98,7 @@ class AccountWorker(QObject):
     _checkMarker = Signal()
     _filtersChanged = Signal()
     _gone = Signal(object)  # list[str] | None: dismissed ids, or None when all were cleared
+    _postRead = Signal(str)  # a conversation's newest post, the conversation marked read
     _handedOver = Signal(list)  # list[Toast] the notifier has now
     actionFailed = Signal(str)  # words for the person: a mark-read or similar failed
 
@@ -140,6 +141,7 @@ class AccountWorker(QObject):
         self._checkMarker.connect(self._on_check_marker)
         self._filtersChanged.connect(self._on_filters_changed)
         self._gone.connect(self._on_gone)
+        self._postRead.connect(self._on_post_read)
         self._handedOver.connect(self._on_handed_over)
         self._marker_timer: QTimer | None = None
         self._count_timer: QTimer | None = None
@@ -177,6 +179,10 @@ class AccountWorker(QObject):
     def notifications_gone(self, ids: list[str] | None) -> None:
         """Notifications were dismissed (or all cleared, None) on the server by Tootbell."""
         self._gone.emit(None if ids is None else list(ids))
+
+    def post_read(self, status_id: str) -> None:
+        """A conversation whose newest post is ``status_id`` was marked read by Tootbell."""
+        self._postRead.emit(status_id)
 
     def filters_changed(self) -> None:
         """The person changed the keyword filters (any thread): use them at once."""
@@ -391,6 +397,15 @@ class AccountWorker(QObject):
         if poller is None or self._stopping.is_set():
             return
         keys = poller.inbox.mark_ids_read(list(poller.state.unread) if ids is None else ids)
+        self._save_state(poller)
+        self._after_read(keys, None)
+
+    @Slot(str)
+    def _on_post_read(self, status_id: str) -> None:
+        poller = self._poller
+        if poller is None or self._stopping.is_set():
+            return
+        keys = poller.inbox.mark_post_read(status_id)
         self._save_state(poller)
         self._after_read(keys, None)
 

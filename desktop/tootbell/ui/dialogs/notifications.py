@@ -618,6 +618,7 @@ class NotificationsDialog(QDialog):
     cleared = Signal()
     markedAllRead = Signal()
     conversationRead = Signal(str)
+    conversationPostRead = Signal(str)  # the newest post of a conversation just marked read
 
     def __init__(
         self,
@@ -1179,8 +1180,10 @@ class NotificationsDialog(QDialog):
             marked, error = value if isinstance(value, tuple) else ([], outcome.error)
             self.conversation_list.remove_ids(marked)
             for conversation_id in marked:
-                self._conversations.pop(conversation_id, None)
+                conv = self._conversations.pop(conversation_id, None)
                 self.conversationRead.emit(conversation_id)
+                if conv is not None and conv.last_status is not None:
+                    self.conversationPostRead.emit(conv.last_status.id)
             if error is not None:
                 left = len(ids) - len(marked)
                 self._set_status(
@@ -1229,6 +1232,7 @@ class NotificationsDialog(QDialog):
         on_cleared: Callable[[], None] | None = None,
         on_marked_all_read: Callable[[], None] | None = None,
         on_conversation_read: Callable[[str], None] | None = None,
+        on_conversation_post_read: Callable[[str], None] | None = None,
     ) -> None:
         """Show the notifications of ``account_label`` until the person closes the window.
 
@@ -1244,6 +1248,8 @@ class NotificationsDialog(QDialog):
             dialog.markedAllRead.connect(on_marked_all_read)
         if on_conversation_read is not None:
             dialog.conversationRead.connect(on_conversation_read)
+        if on_conversation_post_read is not None:
+            dialog.conversationPostRead.connect(on_conversation_post_read)
         try:
             dialog.exec()
         finally:

@@ -16,26 +16,15 @@ from pathlib import Path
 import pytest
 from desktop_session import tray_items, wait_for
 
-ROOT = Path(__file__).resolve().parents[2]
-EXECUTABLE = ROOT / "dist" / "tootbell" / "tootbell"  # the desktop set runs on Linux only
+from built_bundle import built_bundle
+
 # What the desktop session gives every program it starts.
 SESSION_VARS = ("DISPLAY", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR", "NO_AT_BRIDGE")
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
-
-
 @pytest.fixture
 def bundle(desktop_session: None) -> Path:
-    if EXECUTABLE.is_file() and os.access(EXECUTABLE, os.X_OK):
-        return EXECUTABLE
-    if _in_ci():
-        pytest.fail(
-            f"CI is set but the bundle {EXECUTABLE} is missing: build it first (make bundle)",
-            pytrace=False,
-        )
-    pytest.skip(f"needs the built bundle {EXECUTABLE}: run `make bundle`")
+    return built_bundle()
 
 
 @pytest.fixture
